@@ -1,0 +1,70 @@
+"""Task forms: `forms/<form_key>.json` is a JSON Schema for the data one kind of human task takes."""
+
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from flask import current_app
+from jsonschema import Draft202012Validator
+
+FORM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,79}$")
+
+
+class FormError(ValueError):
+    def __init__(self, message: str, errors: list[str] | None = None):
+        super().__init__(message)
+        self.errors = errors or [message]
+
+
+def _path(form_key: str) -> Path:
+    if not FORM_KEY.match(form_key):
+        raise FormError(f"'{form_key}' is not a valid form key")
+    return Path(current_app.config["FORMS_DIR"]) / f"{form_key}.json"
+
+
+def exists(form_key: str) -> bool:
+    try:
+        return _path(form_key).is_file()
+    except FormError:
+        return False
+
+
+@lru_cache(maxsize=256)
+def _load(path: Path, mtime: float) -> dict:
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def load(form_key: str) -> dict:
+    path = _path(form_key)
+    if not path.is_file():
+        raise FormError(f"form '{form_key}' does not exist")
+    return _load(path, path.stat().st_mtime)
+
+
+def clean(form_key: str | None, data: dict) -> dict:
+    """The submitted data if it fits the form; only declared fields pass."""
+    if not isinstance(data, dict):
+        raise FormError("the submitted data must be an object")
+    if form_key is None:
+        if data:
+            raise FormError("this task takes no data", [f"'{k}' is not a field of this task" for k in data])
+        return {}
+    schema = load(form_key)
+    declared = schema.get("properties", {})
+    undeclared = sorted(set(data) - set(declared))
+    if undeclared:
+        raise FormError(
+            "the submission has fields the form does not declare",
+            [f"'{name}' is not a field of this form" for name in undeclared],
+        )
+    validator = Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        raise FormError(
+            "the submission does not fit the form",
+            [f"{'/'.join(map(str, e.path)) or 'form'}: {e.message}" for e in errors],
+        )
+    return dict(data)

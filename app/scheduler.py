@@ -1,0 +1,54 @@
+"""APScheduler: fires due timers about twice a second. Runs inside the web process in the embedded
+default, or on its own as `flask scheduler` (any number of them) beside stateless web nodes."""
+
+import contextlib
+import logging
+from datetime import datetime
+
+import click
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from app.workflow import timers
+
+log = logging.getLogger(__name__)
+
+
+def _tick(app: Flask) -> None:
+    with app.app_context():
+        timers.fire_due()
+
+
+def _add_job(scheduler, app: Flask) -> None:
+    scheduler.add_job(
+        _tick, "interval", args=[app], id="fire-due-timers",
+        seconds=app.config["SCHEDULER_INTERVAL_SECONDS"],
+        next_run_time=datetime.now(),  # first run at once: catch up on what fell due while down
+        max_instances=1, coalesce=True, misfire_grace_time=None,
+    )
+
+
+def start_background(app: Flask) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(daemon=True)
+    _add_job(scheduler, app)
+    scheduler.start()
+    app.extensions["orderly.scheduler"] = scheduler
+    return scheduler
+
+
+@click.command("scheduler")
+@click.option("--drain", is_flag=True, help="Fire everything due now, then exit.")
+@with_appcontext
+def scheduler_command(drain: bool):
+    """Run the timer scheduler in this process."""
+    app = current_app._get_current_object()
+    if drain:
+        click.echo(f"fired {timers.fire_due()} timers")
+        return
+    scheduler = BlockingScheduler()
+    _add_job(scheduler, app)
+    click.echo("scheduler running; Ctrl+C stops it")
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()

@@ -1,0 +1,12 @@
+"""The web layer: thin blueprints over the domain and app.workflow."""
+
+from flask import Flask
+
+from app.web import auth, errors, processes
+
+
+def register(app: Flask) -> None:
+    auth.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(processes.bp)

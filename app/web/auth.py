@@ -1,0 +1,57 @@
+"""Log in and out."""
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from app.accounts import service as accounts
+from app.accounts.models import User
+from app.extensions import db, login
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=80)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+def _safe_next(target: str | None) -> str:
+    # Only local paths: an absolute or scheme-relative URL would make login an open redirect.
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("processes.home")
+
+
+def init_app(app: Flask) -> None:
+    login.login_view = "auth.login"
+
+    @login.user_loader
+    def load_user(user_id: str) -> User | None:
+        return db.session.get(User, int(user_id))
+
+
+@bp.route("/login", methods=["GET", "POST"], endpoint="login")
+def login_page():
+    if current_user.is_authenticated:
+        return redirect(url_for("processes.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.find_by_username(form.username.data)
+        if user is None or not user.active or not user.check_password(form.password.data):
+            flash("Wrong username or password.", "error")
+        else:
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    return redirect(url_for("auth.login"))

@@ -1,0 +1,103 @@
+"""SpiffWorkflow glue: our workflow classes, the serializer, and the engine's clock.
+
+Everything here is about the library itself; the rest of app/workflow/ builds on it.
+"""
+
+import gzip
+import threading
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
+from SpiffWorkflow.exceptions import TaskNotFoundException
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+
+from app import clock
+
+# The library's task iterator stops silently at depth 1000, so a loop of four tasks stalls after
+# ~250 rounds. Reminder and re-review loops can run longer than that; this depth allows ~250,000.
+MAX_TREE_DEPTH = 1_000_000
+
+
+class OrderlySubWorkflow(BpmnSubWorkflow):
+    def get_tasks_iterator(self, first_task=None, **kwargs):
+        kwargs.setdefault("max_depth", MAX_TREE_DEPTH)
+        return super().get_tasks_iterator(first_task, **kwargs)
+
+
+class OrderlyWorkflow(BpmnWorkflow):
+    def get_tasks_iterator(self, first_task=None, **kwargs):
+        kwargs.setdefault("max_depth", MAX_TREE_DEPTH)
+        return super().get_tasks_iterator(first_task, **kwargs)
+
+    def create_subprocess(self, my_task, spec_name):
+        subprocess = OrderlySubWorkflow(
+            self.subprocess_specs[spec_name], parent_task_id=my_task.id, top_workflow=self
+        )
+        self.subprocesses[my_task.id] = subprocess
+        return subprocess
+
+
+def _serializer_config() -> dict:
+    config = dict(SPIFF_CONFIG)
+    config[OrderlyWorkflow] = config.pop(BpmnWorkflow)
+    config[OrderlySubWorkflow] = config.pop(BpmnSubWorkflow)
+    return config
+
+
+def _build_serializer() -> BpmnWorkflowSerializer:
+    registry = BpmnWorkflowSerializer.configure(_serializer_config())
+    # datetime round-trips on its own; date and Decimal need converters (see the engine reference).
+    registry.register(date, lambda d: {"value": d.isoformat()}, lambda d: date.fromisoformat(d["value"]))
+    registry.register(Decimal, lambda d: {"value": str(d)}, lambda d: Decimal(d["value"]))
+    return BpmnWorkflowSerializer(registry)
+
+
+_local = threading.local()
+
+
+def _serializer() -> BpmnWorkflowSerializer:
+    # The serializer's registry keeps a mutable flag while it encodes: one per thread.
+    serializer = getattr(_local, "serializer", None)
+    if serializer is None:
+        serializer = _local.serializer = _build_serializer()
+    return serializer
+
+
+def serializer_version() -> str:
+    return _serializer().VERSION
+
+
+def dump(workflow: OrderlyWorkflow) -> bytes:
+    """The workflow as compressed JSON, ready for the database."""
+    return gzip.compress(_serializer().serialize_json(workflow).encode(), compresslevel=5)
+
+
+def load(blob: bytes, script_engine) -> OrderlyWorkflow:
+    workflow = _serializer().deserialize_json(gzip.decompress(blob).decode())
+    workflow.script_engine = script_engine  # the engine is not part of the saved state
+    return workflow
+
+
+class _ClockDatetime(datetime):
+    """Spiff reads datetime.now() for timers; route it through the application's clock."""
+
+    @classmethod
+    def now(cls, tz=None):
+        current = clock.now()
+        return current.astimezone(tz) if tz is not None else current.astimezone(UTC)
+
+
+_timer_module.datetime = _ClockDatetime
+
+
+def find_task(workflow, task_id: str):
+    """The task with this id (a string from a form or URL), or None."""
+    try:
+        return workflow.get_task_from_id(UUID(str(task_id)))
+    except (ValueError, TaskNotFoundException):
+        return None

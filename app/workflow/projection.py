@@ -1,0 +1,118 @@
+"""Small tables kept in step with an instance's engine state after every unit of work:
+the inbox (`human_task`) and the instance's next timer (`wakeup`)."""
+
+from datetime import datetime
+from uuid import UUID
+
+from SpiffWorkflow import TaskState
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from sqlalchemy import select
+
+from app.clock import now
+from app.extensions import db
+from app.workflow.models import HumanTask, ProcessInstance, Wakeup
+
+OPEN_STATES = ("open", "claimed")
+
+
+def _timer_due(task) -> datetime | None:
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):  # cycles keep their next firing under 'next'
+        value = value.get("next")
+    return TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
+
+
+def _attached_deadlines(task) -> tuple[datetime | None, datetime | None]:
+    """(due, at risk) from timers on the task's boundary. A timer whose expression starts with
+    sla_warn marks the at-risk time; any other attached timer is a deadline (the earliest wins)."""
+    due = at_risk = None
+    parent = task.parent
+    if parent is None:
+        return None, None
+    for sibling in parent.children:
+        definition = getattr(sibling.task_spec, "event_definition", None)
+        if sibling is task or not isinstance(definition, TimerEventDefinition):
+            continue
+        if sibling.state != TaskState.WAITING:
+            continue
+        moment = _timer_due(sibling)
+        if moment is None:
+            continue
+        if (definition.expression or "").lstrip().startswith("sla_warn"):
+            at_risk = moment if at_risk is None else min(at_risk, moment)
+        else:
+            due = moment if due is None else min(due, moment)
+    return due, at_risk
+
+
+def ready_human_tasks(workflow) -> list:
+    return workflow.get_tasks(state=TaskState.READY, manual=True)
+
+
+def form_key_of(task_spec) -> str | None:
+    return (task_spec.extensions or {}).get("properties", {}).get("formKey") or None
+
+
+def refresh_tasks(instance: ProcessInstance, workflow) -> None:
+    ready = {str(task.id): task for task in ready_human_tasks(workflow)}
+    rows = db.session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state.in_(OPEN_STATES))
+    ).all()
+    known = set()
+    for row in rows:
+        known.add(row.spiff_task_id)
+        task = ready.get(row.spiff_task_id)
+        if task is None:
+            gone = workflow.get_task_from_id(UUID(row.spiff_task_id))
+            row.state = "completed" if gone is not None and gone.state == TaskState.COMPLETED else "cancelled"
+            row.completed_at = row.completed_at or now()
+        else:
+            row.due_at, row.at_risk_at = _attached_deadlines(task)
+    for task_id, task in ready.items():
+        if task_id in known:
+            continue
+        spec = task.task_spec
+        due_at, at_risk_at = _attached_deadlines(task)
+        db.session.add(
+            HumanTask(
+                instance_id=instance.id,
+                spiff_task_id=task_id,
+                element_id=spec.bpmn_id or spec.name,
+                business_key=instance.business_key,
+                title=spec.bpmn_name or spec.bpmn_id or spec.name,
+                form_key=form_key_of(spec),
+                role=spec.lane,
+                instructions=(spec.extensions or {}).get("instructionsForEndUser") or "",
+                due_at=due_at,
+                at_risk_at=at_risk_at,
+            )
+        )
+
+
+def next_timer(workflow) -> datetime | None:
+    moments = []
+    for pending in workflow.waiting_events():
+        value = pending.value
+        if isinstance(value, dict):
+            value = value.get("next")
+        if isinstance(value, str):
+            moments.append(TimerEventDefinition.get_datetime(value))
+    return min(moments) if moments else None
+
+
+def refresh_wakeup(instance: ProcessInstance, workflow) -> None:
+    due = next_timer(workflow) if instance.status in ("running", "waiting") else None
+    row = db.session.get(Wakeup, instance.id)
+    if due is None:
+        if row is not None:
+            db.session.delete(row)
+    elif row is None:
+        db.session.add(Wakeup(instance_id=instance.id, due_at=due))
+    else:
+        row.due_at = due
+        row.claimed_by = row.claimed_until = None
+
+
+def refresh(instance: ProcessInstance, workflow) -> None:
+    refresh_tasks(instance, workflow)
+    refresh_wakeup(instance, workflow)

@@ -1,0 +1,376 @@
+"""The verbs that move an instance. Each is one unit of work, as docs/architecture.md describes:
+lock the row, check what the caller saw, restore, check the task, run, serialize once, re-project,
+audit, commit once. A script error leaves the instance in `error`, saved, for an admin to retry.
+"""
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from flask import current_app
+from SpiffWorkflow import TaskState
+from SpiffWorkflow.bpmn import BpmnEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from sqlalchemy import select, update
+
+from app import forms
+from app.clock import now
+from app.extensions import db
+from app.workflow import definitions, engine, projection
+from app.workflow.errors import Conflict, Forbidden, InvalidData, NotFound, NotWaiting
+from app.workflow.models import HumanTask, InstanceEvent, ProcessInstance
+from app.workflow.sandbox import SandboxScriptEngine
+
+ACTIVE = ("running", "waiting")
+ENDED = ("completed", "cancelled")
+
+_in_unit: ContextVar[bool] = ContextVar("orderly_unit_of_work", default=False)
+
+
+@contextmanager
+def _unit_of_work() -> Iterator[None]:
+    """Commit once at the end; roll everything back on an unexpected error. An operation that starts
+    another instance runs inside the caller's unit and commits with it."""
+    if _in_unit.get():
+        yield
+        return
+    token = _in_unit.set(True)
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    finally:
+        _in_unit.reset(token)
+
+
+def operations() -> dict[str, Callable]:
+    return current_app.extensions["orderly.operations"]
+
+
+def _script_engine() -> SandboxScriptEngine:
+    return SandboxScriptEngine(operations())
+
+
+def _json_safe(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+class _Step:
+    """One instance, locked and restored, on its way through one unit of work."""
+
+    def __init__(self, instance: ProcessInstance, workflow):
+        self.instance = instance
+        self.workflow = workflow
+        self.events: list[InstanceEvent] = []
+        self.completed_by: dict[str, str] = {}
+        self.ended_as: str | None = None
+
+    @classmethod
+    def lock(cls, instance_id: int, expected_version: int | None = None) -> "_Step":
+        if db.session.get_bind().dialect.name == "sqlite":
+            # SQLite has no row locks: a write as the first statement takes the database's write lock.
+            db.session.execute(
+                update(ProcessInstance)
+                .where(ProcessInstance.id == instance_id)
+                .values(lock_version=ProcessInstance.lock_version)
+                .execution_options(synchronize_session=False)
+            )
+        instance = db.session.scalar(
+            select(ProcessInstance)
+            .where(ProcessInstance.id == instance_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if instance is None:
+            raise NotFound(f"instance {instance_id} does not exist")
+        if expected_version is not None and instance.lock_version != expected_version:
+            raise Conflict(
+                f"{instance.business_key} was changed by someone else since you opened it "
+                f"(version {expected_version}, now {instance.lock_version}); reload and try again"
+            )
+        return cls(instance, engine.load(instance.state, _script_engine()))
+
+    def require_active(self) -> None:
+        status = self.instance.status
+        if status == "error":
+            raise Conflict(f"{self.instance.business_key} is stopped by an error; an admin must retry it first")
+        if status in ENDED:
+            raise Conflict(f"{self.instance.business_key} is already {status}")
+
+    def event(self, kind: str, task=None, actor: str = "", detail: dict | None = None) -> None:
+        self.events.append(
+            InstanceEvent(
+                kind=kind,
+                element_id=task.task_spec.bpmn_id if task is not None else None,
+                spiff_task_id=str(task.id) if task is not None else None,
+                actor=actor,
+                detail=_json_safe(detail or {}),
+                at=now(),
+            )
+        )
+
+    def run(self, action: Callable[[], object] | None = None) -> None:
+        """Run the action, then every engine task it makes ready, each in its own savepoint: a task
+        that fails leaves no domain change behind, and the tasks before it stay done."""
+        savepoint = None
+
+        def will_run(_task=None):
+            nonlocal savepoint
+            savepoint = db.session.begin_nested()
+
+        def did_run(_task=None):
+            nonlocal savepoint
+            savepoint.commit()
+            savepoint = None
+
+        try:
+            if action is not None:
+                will_run()
+                action()
+                did_run()
+            # A timer that expires in the engine's last refresh leaves a task ready: go round again.
+            for _round in range(1000):
+                self.workflow.do_engine_steps(will_run, did_run)
+                if not any(not t.task_spec.manual for t in self.workflow.get_tasks(state=TaskState.READY)):
+                    break
+        except SpiffWorkflowException as error:
+            if savepoint is not None:
+                savepoint.rollback()
+            self._fail(error)
+
+    def _fail(self, error: SpiffWorkflowException) -> None:
+        task = getattr(error, "task", None)
+        spec = task.task_spec if task is not None else getattr(error, "task_spec", None)
+        detail = {
+            "message": str(error).split("\n")[0],
+            "notes": list(getattr(error, "notes", []) or []),
+            "task_id": str(task.id) if task is not None else None,
+            "element_id": getattr(spec, "bpmn_id", None),
+            "element_name": getattr(spec, "bpmn_name", None),
+            "line": getattr(error, "line_number", None) or None,
+            "error_line": getattr(error, "error_line", None) or None,
+        }
+        self.instance.status = "error"
+        self.instance.error = detail
+        self.event("error", task, "engine", detail)
+
+    def save(self) -> None:
+        instance, workflow = self.instance, self.workflow
+        instance.state = engine.dump(workflow)
+        instance.serializer_version = engine.serializer_version()
+        instance.lock_version += 1
+        instance.updated_at = now()
+        if self.ended_as is not None:
+            instance.status = self.ended_as
+            instance.ended_at = now()
+        elif instance.status != "error":
+            if workflow.is_completed():
+                instance.status = "completed"
+                instance.ended_at = now()
+                self.event("completed")
+            elif projection.ready_human_tasks(workflow):
+                instance.status = "running"
+            else:
+                instance.status = "waiting"
+        projection.refresh(instance, workflow)
+        if self.completed_by:
+            db.session.flush()
+            for row in db.session.scalars(
+                select(HumanTask).where(
+                    HumanTask.instance_id == instance.id, HumanTask.spiff_task_id.in_(self.completed_by)
+                )
+            ):
+                row.completed_by = self.completed_by[row.spiff_task_id]
+        for event in self.events:
+            event.instance_id = instance.id
+            db.session.add(event)
+
+
+def start(process_key: str, business_key: str, data: dict | None = None, *, actor: str = "system") -> ProcessInstance:
+    """Start the newest deployed version of a process with initial task data."""
+    with _unit_of_work():
+        definition = definitions.latest(process_key)
+        spec, subprocess_specs = definitions.specs_for(definition)
+        workflow = engine.OrderlyWorkflow(spec, subprocess_specs, script_engine=_script_engine())
+        workflow.task_tree.data.update(data or {})
+        instance = ProcessInstance(
+            definition_id=definition.id,
+            process_key=process_key,
+            business_key=business_key,
+            status="running",
+            lock_version=0,
+            state=b"",
+            serializer_version=engine.serializer_version(),
+            started_by=actor,
+            started_at=now(),
+        )
+        db.session.add(instance)
+        db.session.flush()
+        step = _Step(instance, workflow)
+        step.event("started", actor=actor, detail={"version": definition.version, "data": data or {}})
+        step.run()
+        step.save()
+    return instance
+
+
+def _actor_of(user, actor: str) -> str:
+    return user.username if user is not None else actor
+
+
+def may_work(user, row: HumanTask | None, task_spec) -> None:
+    """Raise Forbidden unless the user may do this task: their role owns its lane, and nobody
+    else holds it."""
+    if user is None:
+        return
+    if task_spec.lane not in user.roles and "admin" not in user.roles:
+        raise Forbidden(f"'{task_spec.bpmn_name or task_spec.bpmn_id}' belongs to the {task_spec.lane} team")
+    if row is not None and row.assignee_id is not None and row.assignee_id != user.id:
+        raise Forbidden("this task is claimed by someone else")
+
+
+def complete_task(instance_id: int, task_id: str, data: dict | None = None, *, user=None,
+                  actor: str = "system", expected_version: int | None = None) -> ProcessInstance:
+    """Complete a READY human task with the form's declared, validated fields."""
+    with _unit_of_work():
+        step = _Step.lock(instance_id, expected_version)
+        step.require_active()
+        task = engine.find_task(step.workflow, task_id)
+        if task is None or not task.task_spec.manual:
+            raise NotFound(f"{step.instance.business_key} has no human task {task_id}")
+        if task.state != TaskState.READY:
+            raise Conflict(f"'{task.task_spec.bpmn_name}' is no longer open (it is {TaskState.get_name(task.state)})")
+        row = db.session.scalar(
+            select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.spiff_task_id == str(task.id))
+        )
+        may_work(user, row, task.task_spec)
+        try:
+            cleaned = forms.clean(projection.form_key_of(task.task_spec), data or {})
+        except forms.FormError as error:
+            raise InvalidData(str(error), error.errors) from None
+        who = _actor_of(user, actor)
+
+        def complete():
+            task.data.update(cleaned)
+            task.run()
+
+        step.completed_by[str(task.id)] = who
+        step.event("task_completed", task, who, {"data": cleaned})
+        step.run(complete)
+        step.save()
+    return step.instance
+
+
+def _active_instances(business_key: str) -> list[ProcessInstance]:
+    return list(
+        db.session.scalars(
+            select(ProcessInstance)
+            .where(ProcessInstance.business_key == business_key, ProcessInstance.status.in_((*ACTIVE, "error")))
+            .order_by(ProcessInstance.id)
+        )
+    )
+
+
+def send_message(business_key: str, message: str, payload: dict | None = None, *,
+                 actor: str = "system") -> ProcessInstance:
+    """Deliver a named message to the instance of this business key that waits for it. A message
+    nobody waits for is recorded on the key's instances and refused with NotWaiting."""
+    candidates = _active_instances(business_key)
+    if not candidates:
+        raise NotFound(f"no open process for {business_key}")
+    payload = _json_safe(payload or {})
+    delivered = None
+    with _unit_of_work():
+        for candidate in candidates:
+            step = _Step.lock(candidate.id)
+            if step.instance.status not in ACTIVE:
+                continue
+            event = BpmnEvent(MessageEventDefinition(message), payload=payload)
+            if not step.workflow.get_tasks(catches_event=event):
+                continue
+            step.event("message_received", actor=actor, detail={"message": message, "payload": payload})
+            step.run(lambda s=step, e=event: s.workflow.send_event(e))
+            step.save()
+            delivered = step.instance
+            break
+        if delivered is None:
+            for candidate in candidates:
+                db.session.add(
+                    InstanceEvent(
+                        instance_id=candidate.id, kind="message_refused", actor=actor, at=now(),
+                        detail={"message": message, "payload": payload, "status": candidate.status},
+                    )
+                )
+    if delivered is None:
+        raise NotWaiting(f"{business_key} is not waiting for '{message}'; the message was recorded, not delivered")
+    return delivered
+
+
+def _timer_marks(workflow) -> dict:
+    marks = {}
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
+            marks[task.id] = (task, json.dumps(task._get_internal_data("event_value"), default=str))
+    return marks
+
+
+def wake(instance_id: int, *, actor: str = "scheduler") -> int:
+    """Fire the instance's due timers and run what follows; returns how many fired."""
+    with _unit_of_work():
+        step = _Step.lock(instance_id)
+        if step.instance.status not in ACTIVE:
+            projection.refresh_wakeup(step.instance, step.workflow)
+            return 0
+        before = _timer_marks(step.workflow)
+        step.run(step.workflow.refresh_timers)
+        fired = [
+            task for task, value in before.values()
+            if task.state != TaskState.WAITING
+            or json.dumps(task._get_internal_data("event_value"), default=str) != value
+        ]
+        if not fired and step.instance.status != "error":
+            projection.refresh_wakeup(step.instance, step.workflow)  # not due yet: release the claim
+            return 0
+        for task in fired:
+            step.event("timer_fired", task, actor, {"due": json.loads(before[task.id][1])})
+        step.events.sort(key=lambda e: e.kind != "timer_fired")
+        step.save()
+    return len(fired)
+
+
+def cancel(instance_id: int, *, actor: str = "system", reason: str = "") -> ProcessInstance:
+    with _unit_of_work():
+        step = _Step.lock(instance_id)
+        if step.instance.status in ENDED:
+            raise Conflict(f"{step.instance.business_key} is already {step.instance.status}")
+        step.workflow.cancel()
+        step.ended_as = "cancelled"
+        step.event("cancelled", actor=actor, detail={"reason": reason})
+        step.save()
+    return step.instance
+
+
+def retry(instance_id: int, *, actor: str = "system", data: dict | None = None) -> ProcessInstance:
+    """Run the failed task again, after an admin fixed what it reads; `data` is merged into its data."""
+    with _unit_of_work():
+        step = _Step.lock(instance_id)
+        if step.instance.status != "error":
+            raise Conflict(f"{step.instance.business_key} is not in error")
+        failed = step.workflow.get_tasks(state=TaskState.ERROR)
+        fixes = _json_safe(data or {})
+
+        def again():
+            for task in failed:
+                task.data.update(fixes)
+                task._set_state(TaskState.READY)
+
+        step.instance.status = "running"
+        step.instance.error = None
+        step.event("retried", actor=actor, detail={"data": fixes, "tasks": [t.task_spec.bpmn_id for t in failed]})
+        step.run(again)
+        step.save()
+    return step.instance

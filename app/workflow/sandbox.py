@@ -1,0 +1,231 @@
+"""The sandbox for every script, condition and timer expression in a diagram.
+
+Process owners edit diagrams in a browser, so their code is untrusted. It is compiled with
+RestrictedPython (no imports, no names or attributes starting with an underscore) and runs with
+a short list of builtins, the task data, the date/time helpers and the named operations.
+"""
+
+import ast
+import json
+import operator
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from types import ModuleType
+
+from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
+from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
+from RestrictedPython.Guards import (
+    full_write_guard,
+    guarded_iter_unpack_sequence,
+    guarded_unpack_sequence,
+    safer_getattr,
+)
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+
+from app import clock
+
+SCRIPT_FILENAME = "<string>"  # the name the engine looks for to report the failing line
+
+
+class SandboxViolation(ValueError):
+    """Code that the sandbox refuses to compile; the message says what and on which line."""
+
+    def __init__(self, message: str, lineno: int = 0):
+        super().__init__(message)
+        self.lineno = lineno
+
+    def as_syntax_error(self) -> SyntaxError:
+        error = SyntaxError(str(self))
+        error.lineno = self.lineno
+        return error
+
+
+def _first_line(errors: list[str]) -> int:
+    match = re.match(r"Line (\d+)", errors[0])
+    return int(match.group(1)) if match else 0
+
+
+def _reject_imports(source: str, mode: str) -> None:
+    try:
+        tree = ast.parse(source, mode=mode)
+    except SyntaxError:
+        return  # RestrictedPython reports syntax errors with their line
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            raise SandboxViolation(f"Line {node.lineno}: imports are not allowed in diagrams", node.lineno)
+
+
+@lru_cache(maxsize=4096)
+def compile_script(source: str):
+    _reject_imports(source, "exec")
+    result = compile_restricted_exec(source, filename=SCRIPT_FILENAME)
+    if result.errors:
+        raise SandboxViolation("; ".join(result.errors), _first_line(result.errors))
+    return result.code
+
+
+@lru_cache(maxsize=4096)
+def compile_expression(source: str):
+    _reject_imports(source, "eval")
+    result = compile_restricted_eval(source.strip(), filename=SCRIPT_FILENAME)
+    if result.errors:
+        raise SandboxViolation("; ".join(result.errors), _first_line(result.errors))
+    return result.code
+
+
+_INPLACE = {
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    "%=": operator.imod,
+    "**=": operator.ipow,
+    "|=": operator.ior,
+    "&=": operator.iand,
+}
+
+
+def _inplacevar(op: str, target, value):
+    try:
+        return _INPLACE[op](target, value)
+    except KeyError:
+        raise SandboxViolation(f"operator {op} is not allowed") from None
+
+
+_EXTRA_BUILTINS = {
+    "dict": dict,
+    "list": list,
+    "tuple": tuple,
+    "set": set,
+    "frozenset": frozenset,
+    "sum": sum,
+    "min": min,
+    "max": max,
+    "sorted": sorted,
+    "enumerate": enumerate,
+    "reversed": reversed,
+    "zip": zip,
+    "any": any,
+    "all": all,
+    "map": map,
+    "filter": filter,
+}
+# Class definitions and attribute writes on arbitrary objects have no place in a diagram.
+_REFUSED_BUILTINS = {"__build_class__", "setattr", "delattr", "id"}
+BUILTINS = {k: v for k, v in safe_builtins.items() if k not in _REFUSED_BUILTINS} | _EXTRA_BUILTINS
+
+_GUARDS = {
+    "__builtins__": BUILTINS,
+    "__name__": "diagram",
+    "_getattr_": safer_getattr,
+    "_getitem_": default_guarded_getitem,
+    "_getiter_": default_guarded_getiter,
+    "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
+    "_unpack_sequence_": guarded_unpack_sequence,
+    "_write_": full_write_guard,
+    "_inplacevar_": _inplacevar,
+}
+
+
+def _in_duration(duration: str) -> str:
+    """The ISO time, with offset, at which an ISO-8601 duration from now ends."""
+    parsed = TimerEventDefinition.parse_iso_duration(duration)
+    start = clock.now()
+    return (start + TimerEventDefinition.get_timedelta_from_start(parsed, start)).isoformat()
+
+
+def _parse_datetime(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset")
+    return value
+
+
+HELPERS: dict[str, object] = {
+    "now": clock.now,
+    "today": lambda: clock.now().date(),
+    "datetime": datetime,
+    "date": date,
+    "timedelta": timedelta,
+    "timezone": timezone,
+    "parse_datetime": _parse_datetime,
+    "iso": lambda value: value.isoformat(),
+    "in_duration": _in_duration,
+}
+
+# Names a diagram may never use, even as data, because they read like an escape attempt.
+FORBIDDEN_NAMES = frozenset(
+    {"open", "eval", "exec", "compile", "globals", "locals", "vars", "getattr", "type", "input",
+     "breakpoint", "help", "memoryview", "object", "super", "classmethod", "staticmethod", "property"}
+)
+
+
+def used_names(source: str, mode: str) -> set[str]:
+    tree = ast.parse(source.strip() if mode == "eval" else source, mode=mode)
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
+def _is_data(value) -> bool:
+    return not (callable(value) or isinstance(value, ModuleType))
+
+
+class SandboxEnvironment(TaskDataEnvironment):
+    """Evaluates and executes diagram code over task data, inside the sandbox."""
+
+    def _scope(self, context: dict, external_context: dict | None) -> dict:
+        scope = dict(_GUARDS)
+        scope.update(self.globals)
+        scope.update(external_context or {})
+        scope.update(context)
+        return scope
+
+    def evaluate(self, expression, context, external_context=None):
+        try:
+            code = compile_expression(expression)
+        except SandboxViolation as violation:
+            raise violation.as_syntax_error() from None
+        return eval(code, self._scope(context, external_context))  # noqa: S307 - restricted code
+
+    def execute(self, script, context, external_context=None):
+        self.check_for_overwrite(context, external_context or {})
+        try:
+            code = compile_script(script)
+        except SandboxViolation as violation:
+            raise violation.as_syntax_error() from None
+        scope = self._scope(context, external_context)
+        exec(code, scope)  # noqa: S102 - restricted code
+        reserved = set(_GUARDS) | set(self.globals) | set(external_context or {})
+        for key in [k for k in context if k not in scope]:
+            del context[key]  # the script deleted it
+        for key, value in scope.items():
+            if key not in reserved and not key.startswith("_") and _is_data(value):
+                context[key] = value
+        return True
+
+
+class SandboxScriptEngine(PythonScriptEngine):
+    """The script engine every instance runs with: sandboxed code and the operations registry."""
+
+    def __init__(self, operations: Mapping[str, Callable]):
+        self.operations = operations
+        super().__init__(environment=SandboxEnvironment({**HELPERS, **operations}))
+
+    def call_service(self, task, operation_name=None, operation_params=None, **kwargs):
+        operation = self.operations.get(operation_name)
+        if operation is None:
+            raise WorkflowTaskException(f"Unknown operation '{operation_name}'", task=task)
+        arguments = {name: param["value"] for name, param in (operation_params or {}).items()}
+        try:
+            result = operation(**arguments)
+        except WorkflowTaskException:
+            raise
+        except Exception as error:  # an operation's failure becomes the task's error
+            raise WorkflowTaskException(
+                f"Operation '{operation_name}' failed: {error}", task=task, exception=error
+            ) from error
+        return json.dumps(result, default=str)

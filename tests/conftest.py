@@ -1,0 +1,101 @@
+import pytest
+
+from app import clock, create_app
+from app.extensions import db
+from tests.support import PostgresSchema, postgres_problem, unavailable
+
+
+def _url_for(backend: str, tmp_path):
+    if backend == "sqlite":
+        return None, f"sqlite:///{tmp_path / 'orderly.sqlite'}"
+    problem = postgres_problem()
+    if problem:
+        unavailable(problem)
+    schema = PostgresSchema()
+    return schema, schema.__enter__()
+
+
+@pytest.fixture
+def backend() -> str:
+    """The database the test runs on. tests/engine/ runs every test on both."""
+    return "sqlite"
+
+
+@pytest.fixture
+def database_url(backend, tmp_path):
+    schema, url = _url_for(backend, tmp_path)
+    yield url
+    if schema is not None:
+        schema.__exit__(None, None, None)
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SCHEDULER_ENABLED": False,
+    })
+    with app.app_context():
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ctx(app):
+    """An application context for calling services directly."""
+    with app.app_context():
+        yield app
+        db.session.remove()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(autouse=True)
+def _real_clock():
+    yield
+    clock.unfreeze()
+
+
+@pytest.fixture
+def deployed(ctx):
+    """The shipped workflows/ deployed."""
+    from app.workflow.deployment import deploy_directory
+
+    return {d.key: d for d in deploy_directory(ctx.config["WORKFLOWS_DIR"])}
+
+
+@pytest.fixture
+def make_user(ctx):
+    from app.accounts.service import create_user
+
+    def make(username: str, *roles: str, password: str = "secret-pass"):
+        user = create_user(username, username.title(), password, list(roles))
+        db.session.commit()
+        return user
+
+    return make
+
+
+@pytest.fixture
+def make_order(ctx):
+    from app.orders.service import create_order
+
+    def make(customer: str = "ACME Ltd", channel: str = "web", total: str = "100.00"):
+        order = create_order(customer, channel, total)
+        db.session.commit()
+        return order
+
+    return make
