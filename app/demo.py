@@ -38,20 +38,20 @@ def load() -> str:
         accounts.create_user(role.replace("_", "-"), role.replace("_", " ").title(), password, [role])
     db.session.commit()
 
-    # Each order goes one stage further than the one before it.
+    # Stages: in review, rejected, picking, shipping, awaiting receipt, completed.
+    steps_done = [0, 1, 1, 2, 3, 3]
     for stage, (customer, channel, total) in enumerate(CUSTOMERS):
         order = orders.create_order(customer, channel, total)
         db.session.commit()
         instance = runtime.start("order_process", order.number, {"order_number": order.number}, actor="demo")
+        rejected = stage == 1
         steps = [
-            ("review_order", {"approved": stage != 1, "review_note": "" if stage != 1 else "Credit limit exceeded"}),
+            ("review_order", {"approved": not rejected, "review_note": "Credit limit exceeded" if rejected else ""}),
             ("pick_and_pack", {"packages": 1 + stage}),
             ("ship_goods", {"goods_checked": True, "carrier": "SF Express", "tracking_number": f"SF{1000 + stage}"}),
         ]
-        for element_id, data in steps[: max(0, stage - 1)]:
+        for element_id, data in steps[: steps_done[stage]]:
             task = _open_task(instance.id, element_id)
-            if task is None:
-                break
             runtime.complete_task(instance.id, task.spiff_task_id, data, actor="demo")
         if stage == 5:
             runtime.send_message(order.number, "goods_received", {"signed_by": "Receiving dock"}, actor="demo")

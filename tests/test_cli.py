@@ -1,0 +1,48 @@
+"""`flask processes …`, `flask demo` and `flask scheduler --drain`."""
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance
+
+
+def test_deploy_shipped_workflows_is_idempotent(runner, ctx):
+    first = runner.invoke(args=["processes", "deploy"])
+    assert first.exit_code == 0, first.output
+    assert "order_process v1" in first.output and "exception_handling v1" in first.output
+    second = runner.invoke(args=["processes", "deploy"])
+    assert second.exit_code == 0 and "order_process v1" in second.output
+    assert db.session.scalar(select(func.count(ProcessDefinition.id))) == 2
+    listing = runner.invoke(args=["processes", "list"])
+    assert "order_process" in listing.output and "deployed" in listing.output
+
+
+def test_refused_deploy_names_the_element_and_exits_nonzero(runner, ctx, tmp_path):
+    shipped = Path(ctx.config["WORKFLOWS_DIR"]) / "order_process.bpmn"
+    broken = tmp_path / "broken.bpmn"
+    text = shipped.read_text(encoding="utf-8").replace('id="set_order_status"', 'id="no_such_operation"', 1)
+    broken.write_text(text, encoding="utf-8")
+    result = runner.invoke(args=["processes", "deploy", str(broken)])
+    assert result.exit_code == 1
+    assert "begin_review (Put order in review): unknown operation 'no_such_operation'" in result.output
+    assert db.session.scalar(select(func.count(ProcessDefinition.id))) == 0
+
+
+def test_demo_loads_once_with_orders_at_every_stage(runner, ctx):
+    assert runner.invoke(args=["processes", "deploy"]).exit_code == 0
+    first = runner.invoke(args=["demo"])
+    assert first.exit_code == 0 and "demo data loaded" in first.output, first.output
+    statuses = sorted(db.session.scalars(select(ProcessInstance.status)))
+    assert statuses.count("completed") >= 2 and "running" in statuses and "waiting" in statuses
+    open_elements = set(db.session.scalars(select(HumanTask.element_id).where(HumanTask.state == "open")))
+    assert {"review_order", "pick_and_pack", "ship_goods"} <= open_elements
+    again = runner.invoke(args=["demo"])
+    assert "already loaded" in again.output
+    assert db.session.scalar(select(func.count(ProcessInstance.id))) == len(statuses)
+
+
+def test_scheduler_drain_with_nothing_due(runner, ctx):
+    result = runner.invoke(args=["scheduler", "--drain"])
+    assert result.exit_code == 0 and "fired 0 timers" in result.output
