@@ -53,9 +53,22 @@ def _parse_document(text: bytes, filename: str) -> etree._Element:
         what = filename or "the file"
         raise DeploymentRefused([Problem(f"{what} contains a DOCTYPE or entity declaration, which is not allowed")])
     try:
-        return etree.fromstring(text, _XML_PARSER)
+        root = etree.fromstring(text, _XML_PARSER)
     except etree.XMLSyntaxError as error:
         raise DeploymentRefused([Problem(f"malformed XML: {error.msg}", line=error.lineno)]) from None
+    docinfo = root.getroottree().docinfo
+    # The byte search above cannot see a DOCTYPE written in another encoding (UTF-16, UTF-7).
+    if docinfo.doctype or docinfo.internalDTD is not None:
+        what = filename or "the file"
+        raise DeploymentRefused([Problem(f"{what} contains a DOCTYPE or entity declaration, which is not allowed")])
+    encoding = (docinfo.encoding or "UTF-8").upper()
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError:
+        encoding = "not UTF-8"
+    if encoding != "UTF-8":  # a version is stored as UTF-8 text
+        raise DeploymentRefused([Problem(f"{filename or 'the file'} must be encoded as UTF-8")])
+    return root
 
 
 def _as_bytes(xml: str | bytes) -> bytes:

@@ -4,6 +4,7 @@ Everything here is about the library itself; the rest of app/workflow/ builds on
 """
 
 import gzip
+import inspect
 import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -13,14 +14,30 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.exceptions import TaskNotFoundException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskIterator
 
 from app import clock
 
 # The library's task iterator stops silently at depth 1000, so a loop of four tasks stalls after
 # ~250 rounds. Reminder and re-review loops can run longer than that; this depth allows ~250,000.
 MAX_TREE_DEPTH = 1_000_000
+
+
+def _deepen_default(iterator_class) -> None:
+    init = iterator_class.__init__
+    with_defaults = [p for p in inspect.signature(init).parameters.values()
+                     if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is not p.empty]
+    init.__defaults__ = tuple(MAX_TREE_DEPTH if p.name == "max_depth" else p.default for p in with_defaults)
+
+
+# The library also builds iterators itself, with the default depth, where no subclass can reach
+# (Workflow.is_completed and cancel, the end join, waiting tasks): past it, a deep instance reports
+# itself completed with a task still open, and cancelling it leaves that task open.
+for _iterator in (TaskIterator, BpmnTaskIterator):
+    _deepen_default(_iterator)
 
 
 class OrderlySubWorkflow(BpmnSubWorkflow):

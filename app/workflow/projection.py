@@ -1,6 +1,7 @@
 """Small tables kept in step with an instance's engine state after every unit of work:
 the inbox (`human_task`) and the instance's next timer (`wakeup`)."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from uuid import UUID
 
@@ -53,7 +54,9 @@ def form_key_of(task_spec) -> str | None:
     return (task_spec.extensions or {}).get("properties", {}).get("formKey") or None
 
 
-def refresh_tasks(instance: ProcessInstance, workflow) -> None:
+def refresh_tasks(instance: ProcessInstance, workflow, completed_by: Mapping[str, str] | None = None) -> None:
+    """Bring the instance's open inbox rows in line with its READY human tasks; `completed_by` names
+    who completed which task (by spiff task id) in this unit of work."""
     ready = {str(task.id): task for task in ready_human_tasks(workflow)}
     rows = db.session.scalars(
         select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state.in_(OPEN_STATES))
@@ -61,6 +64,8 @@ def refresh_tasks(instance: ProcessInstance, workflow) -> None:
     known = set()
     for row in rows:
         known.add(row.spiff_task_id)
+        if completed_by and row.spiff_task_id in completed_by:
+            row.completed_by = completed_by[row.spiff_task_id]
         task = ready.get(row.spiff_task_id)
         if task is None:
             gone = workflow.get_task_from_id(UUID(row.spiff_task_id))
@@ -113,6 +118,6 @@ def refresh_wakeup(instance: ProcessInstance, workflow) -> None:
         row.claimed_by = row.claimed_until = None
 
 
-def refresh(instance: ProcessInstance, workflow) -> None:
-    refresh_tasks(instance, workflow)
+def refresh(instance: ProcessInstance, workflow, completed_by: Mapping[str, str] | None = None) -> None:
+    refresh_tasks(instance, workflow, completed_by)
     refresh_wakeup(instance, workflow)

@@ -117,11 +117,11 @@ class _Step:
     def run(self, action: Callable[[], object] | None = None) -> None:
         """Run the action, then every engine task it makes ready, each in its own savepoint: a task
         that fails leaves no domain change behind, and the tasks before it stay done."""
-        savepoint = None
+        savepoint = running = None
 
         def will_run(_task=None):
-            nonlocal savepoint
-            savepoint = db.session.begin_nested()
+            nonlocal savepoint, running
+            savepoint, running = db.session.begin_nested(), _task
 
         def did_run(_task=None):
             nonlocal savepoint
@@ -140,15 +140,26 @@ class _Step:
                     break
         except SpiffWorkflowException as error:
             if savepoint is not None:
-                savepoint.rollback()
+                # Raised while a completed task readied the next one (a timer reading task data): the
+                # error is the next task's, and the completed task keeps its changes.
+                if running is not None and running.state == TaskState.COMPLETED:
+                    savepoint.commit()
+                else:
+                    savepoint.rollback()
             self._fail(error)
 
     def _fail(self, error: SpiffWorkflowException) -> None:
         task = getattr(error, "task", None)
         spec = task.task_spec if task is not None else getattr(error, "task_spec", None)
+        # Spiff adds a None note for a NameError it has no suggestion for; str(error) would then raise.
+        error.notes = [note for note in getattr(error, "notes", []) or [] if note]
+        message = str(error).split("\n")[0]
+        cause = error.__cause__ or error.__context__
+        if cause is not None and str(cause) not in message:  # "Error evaluating expression '…'" says not why
+            message += f" ({cause.__class__.__name__}: {cause})"
         detail = {
-            "message": str(error).split("\n")[0],
-            "notes": list(getattr(error, "notes", []) or []),
+            "message": message,
+            "notes": list(error.notes),
             "task_id": str(task.id) if task is not None else None,
             "element_id": getattr(spec, "bpmn_id", None),
             "element_name": getattr(spec, "bpmn_name", None),
@@ -177,15 +188,7 @@ class _Step:
                 instance.status = "running"
             else:
                 instance.status = "waiting"
-        projection.refresh(instance, workflow)
-        if self.completed_by:
-            db.session.flush()
-            for row in db.session.scalars(
-                select(HumanTask).where(
-                    HumanTask.instance_id == instance.id, HumanTask.spiff_task_id.in_(self.completed_by)
-                )
-            ):
-                row.completed_by = self.completed_by[row.spiff_task_id]
+        projection.refresh(instance, workflow, self.completed_by)
         for event in self.events:
             event.instance_id = instance.id
             db.session.add(event)
@@ -361,16 +364,27 @@ def retry(instance_id: int, *, actor: str = "system", data: dict | None = None) 
         if step.instance.status != "error":
             raise Conflict(f"{step.instance.business_key} is not in error")
         failed = step.workflow.get_tasks(state=TaskState.ERROR)
+        # A task whose update failed (a timer reading task data) is not in ERROR but FUTURE or WAITING,
+        # under its completed parent; siblings the parent had not updated yet are still FUTURE.
+        unsettled = TaskState.FUTURE | TaskState.PREDICTED_MASK
+        stuck = [t for t in [engine.find_task(step.workflow, (step.instance.error or {}).get("task_id"))]
+                 if t is not None and t.parent is not None and t.has_state(unsettled | TaskState.WAITING)]
         fixes = _json_safe(data or {})
 
         def again():
             for task in failed:
                 task.data.update(fixes)
                 task._set_state(TaskState.READY)
+            for task in stuck:
+                task.parent.data.update(fixes)  # a task takes its parent's data when it updates
+                for sibling in task.parent.children:
+                    if sibling is task or sibling.has_state(unsettled):
+                        sibling.task_spec._update(sibling)
 
         step.instance.status = "running"
         step.instance.error = None
-        step.event("retried", actor=actor, detail={"data": fixes, "tasks": [t.task_spec.bpmn_id for t in failed]})
+        step.event("retried", actor=actor,
+                   detail={"data": fixes, "tasks": [t.task_spec.bpmn_id for t in failed + stuck]})
         step.run(again)
         step.save()
     return step.instance

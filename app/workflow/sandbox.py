@@ -11,8 +11,10 @@ import operator
 import re
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from functools import lru_cache
 from types import ModuleType
+from uuid import UUID
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
 from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
@@ -24,7 +26,11 @@ from RestrictedPython.Guards import (
 )
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimerEventDefinition,
+)
 
 from app import clock
 
@@ -174,6 +180,46 @@ def _is_data(value) -> bool:
     return not (callable(value) or isinstance(value, ModuleType))
 
 
+# What the engine's serializer saves (engine._build_serializer; callables inside containers become None).
+_STORABLE = (str, int, float, bool, type(None), datetime, date, timedelta, Decimal, UUID)
+_JSON_KEYS = (str, int, float, bool, type(None))
+
+
+def _unstorable(value) -> str | None:
+    """What in `value` task data cannot keep (saving the instance would fail), or None."""
+    if isinstance(value, _STORABLE) or callable(value):
+        return None
+    if isinstance(value, list | tuple | set):
+        return next((found for item in value if (found := _unstorable(item))), None)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = f"{type(key).__name__} key" if not isinstance(key, _JSON_KEYS) else _unstorable(item)
+            if found:
+                return found
+        return None
+    return type(value).__name__
+
+
+def _check_timer_value(task, definition: TimerEventDefinition, value) -> None:
+    """The engine parses a timer's value outside the script engine, where a bad one escapes as a
+    plain exception while the task before it completes: refuse it here, as the timer's error."""
+    if isinstance(definition, DurationTimerEventDefinition):
+        kind, parse = "duration", TimerEventDefinition.parse_iso_duration
+    elif isinstance(definition, CycleTimerEventDefinition):
+        kind, parse = "recurring interval", TimerEventDefinition.parse_iso_recurring_interval
+    else:
+        kind, parse = "date and time", TimerEventDefinition.parse_time_or_duration
+    try:
+        parsed = parse(value) if isinstance(value, str) else None
+    except Exception:
+        parsed = None
+    if parsed is None or (kind == "date and time" and not isinstance(parsed, datetime)):
+        raise WorkflowTaskException(
+            f"timer expression {definition.expression.strip()} gave {value!r}, which is not an ISO-8601 {kind}",
+            task=task,
+        )
+
+
 class SandboxEnvironment(TaskDataEnvironment):
     """Evaluates and executes diagram code over task data, inside the sandbox."""
 
@@ -200,11 +246,14 @@ class SandboxEnvironment(TaskDataEnvironment):
         scope = self._scope(context, external_context)
         exec(code, scope)  # noqa: S102 - restricted code
         reserved = set(_GUARDS) | set(self.globals) | set(external_context or {})
+        kept = {k: v for k, v in scope.items() if k not in reserved and not k.startswith("_") and _is_data(v)}
+        for key, value in kept.items():  # checked before the task data changes, so a retry starts clean
+            found = _unstorable(value)
+            if found:
+                raise TypeError(f"'{key}' holds a {found}, which task data cannot keep (use a list, dict or str)")
         for key in [k for k in context if k not in scope]:
             del context[key]  # the script deleted it
-        for key, value in scope.items():
-            if key not in reserved and not key.startswith("_") and _is_data(value):
-                context[key] = value
+        context.update(kept)
         return True
 
 
@@ -214,6 +263,14 @@ class SandboxScriptEngine(PythonScriptEngine):
     def __init__(self, operations: Mapping[str, Callable]):
         self.operations = operations
         super().__init__(environment=SandboxEnvironment({**HELPERS, **operations}))
+
+    def evaluate(self, task, expression, external_context=None):
+        value = super().evaluate(task, expression, external_context)
+        definition = getattr(task.task_spec, "event_definition", None)
+        for timer in getattr(definition, "event_definitions", [definition]):
+            if isinstance(timer, TimerEventDefinition) and timer.expression == expression:
+                _check_timer_value(task, timer, value)
+        return value
 
     def call_service(self, task, operation_name=None, operation_params=None, **kwargs):
         operation = self.operations.get(operation_name)
