@@ -5,6 +5,7 @@ violation, a missing called process, code the sandbox will not compile, a timer 
 evaluate, an unknown operation, a user task outside a known lane, or a missing form.
 """
 
+import ast
 import hashlib
 import inspect
 import re
@@ -175,6 +176,35 @@ def specs_for(definition: ProcessDefinition):
     return cached
 
 
+# Timer expressions made only of these are evaluated at deploy time: literals, names and helper calls.
+_TRIAL_NODES = (ast.Expression, ast.Constant, ast.Name, ast.Load, ast.Call, ast.keyword, ast.JoinedStr,
+                ast.FormattedValue)
+
+
+def _safe_to_try(expression: str) -> bool:
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        return False
+    return all(isinstance(node, _TRIAL_NODES) for node in ast.walk(tree))
+
+
+def _duplicate_ids(root: etree._Element) -> list[Problem]:
+    """The engine finds elements by id; an id used twice (a service task named like its operation)
+    makes it pick the wrong node and fail with an unrelated message."""
+    seen: dict[str, list[etree._Element]] = {}
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.get("id"):
+            seen.setdefault(element.get("id"), []).append(element)
+    problems = []
+    for element_id, elements in seen.items():
+        if len(elements) > 1 and any(e.tag.startswith(f"{{{BPMN_NS}}}") for e in elements):
+            tags = ", ".join(etree.QName(e).localname for e in elements)
+            problems.append(Problem(f"the id is used by {len(elements)} elements ({tags}); ids must be unique",
+                                    element_id, elements[0].get("name", ""), elements[0].sourceline))
+    return problems
+
+
 def _element(spec) -> tuple[str, str]:
     return getattr(spec, "bpmn_id", None) or spec.name, getattr(spec, "bpmn_name", None) or ""
 
@@ -209,6 +239,8 @@ class _Checker:
             self.fail(spec, f'timer value {expression.strip()} must be quoted, e.g. "{expression.strip()}"')
             return
         self.code(spec, expression, "timer expression", "eval")
+        if not _safe_to_try(expression):
+            return  # arithmetic or comprehensions could run for ever at deploy time; checked when it runs
         try:
             value = self.environment.evaluate(expression, {})
         except NameError:
@@ -289,6 +321,9 @@ def validate(xml: str | bytes, filename: str, operations: Mapping[str, Callable]
     root = _parse_document(text, filename)
     if root.tag != f"{{{BPMN_NS}}}definitions":
         raise DeploymentRefused([Problem("not a BPMN 2.0 document (the root must be bpmn:definitions)")])
+    duplicates = _duplicate_ids(root)
+    if duplicates:
+        raise DeploymentRefused(duplicates)
     key = _main_process_id(root)
     parser = _new_parser()
     _add(parser, root, filename)

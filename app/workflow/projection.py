@@ -54,13 +54,20 @@ def form_key_of(task_spec) -> str | None:
     return (task_spec.extensions or {}).get("properties", {}).get("formKey") or None
 
 
-def refresh_tasks(instance: ProcessInstance, workflow, completed_by: Mapping[str, str] | None = None) -> None:
+def open_rows(instance_id: int) -> list[HumanTask]:
+    return list(db.session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.state.in_(OPEN_STATES))
+    ))
+
+
+def refresh_tasks(instance: ProcessInstance, workflow, completed_by: Mapping[str, str] | None = None,
+                  rows: list[HumanTask] | None = None) -> None:
     """Bring the instance's open inbox rows in line with its READY human tasks; `completed_by` names
-    who completed which task (by spiff task id) in this unit of work."""
+    who completed which task (by spiff task id) in this unit of work; `rows` are the open rows if the
+    caller loaded them already in this unit."""
     ready = {str(task.id): task for task in ready_human_tasks(workflow)}
-    rows = db.session.scalars(
-        select(HumanTask).where(HumanTask.instance_id == instance.id, HumanTask.state.in_(OPEN_STATES))
-    ).all()
+    if rows is None:
+        rows = open_rows(instance.id)
     known = set()
     for row in rows:
         known.add(row.spiff_task_id)
@@ -118,6 +125,7 @@ def refresh_wakeup(instance: ProcessInstance, workflow) -> None:
         row.claimed_by = row.claimed_until = None
 
 
-def refresh(instance: ProcessInstance, workflow, completed_by: Mapping[str, str] | None = None) -> None:
-    refresh_tasks(instance, workflow, completed_by)
+def refresh(instance: ProcessInstance, workflow, completed_by: Mapping[str, str] | None = None,
+            rows: list[HumanTask] | None = None) -> None:
+    refresh_tasks(instance, workflow, completed_by, rows)
     refresh_wakeup(instance, workflow)

@@ -69,6 +69,7 @@ class _Step:
         self.events: list[InstanceEvent] = []
         self.completed_by: dict[str, str] = {}
         self.ended_as: str | None = None
+        self.open_rows: list[HumanTask] | None = None  # loaded once per unit when a verb needs them
 
     @classmethod
     def lock(cls, instance_id: int, expected_version: int | None = None) -> "_Step":
@@ -188,7 +189,7 @@ class _Step:
                 instance.status = "running"
             else:
                 instance.status = "waiting"
-        projection.refresh(instance, workflow, self.completed_by)
+        projection.refresh(instance, workflow, self.completed_by, self.open_rows)
         for event in self.events:
             event.instance_id = instance.id
             db.session.add(event)
@@ -247,9 +248,8 @@ def complete_task(instance_id: int, task_id: str, data: dict | None = None, *, u
             raise NotFound(f"{step.instance.business_key} has no human task {task_id}")
         if task.state != TaskState.READY:
             raise Conflict(f"'{task.task_spec.bpmn_name}' is no longer open (it is {TaskState.get_name(task.state)})")
-        row = db.session.scalar(
-            select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.spiff_task_id == str(task.id))
-        )
+        step.open_rows = projection.open_rows(instance_id)
+        row = next((r for r in step.open_rows if r.spiff_task_id == str(task.id)), None)
         may_work(user, row, task.task_spec)
         try:
             cleaned = forms.clean(projection.form_key_of(task.task_spec), data or {})

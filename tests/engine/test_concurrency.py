@@ -105,12 +105,11 @@ def _start_gated_scheduler(database_url: str, tmp_path, name: str) -> tuple[subp
     return process, ready_read, go_write
 
 
-@pytest.mark.postgres
+# Several scheduler processes are the PostgreSQL deployment (SKIP LOCKED claims); the embedded SQLite
+# default runs one scheduler inside the web process, so this test runs on PostgreSQL only.
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
 @pytest.mark.slow
 def test_two_scheduler_processes_fire_each_of_2000_timers_once(backend, ctx, database_url, tmp_path):
-    if backend == "sqlite":
-        pytest.skip("several scheduler processes are the PostgreSQL deployment (SKIP LOCKED claims); "
-                    "the embedded SQLite default runs one scheduler inside the web process")
     deploy(bpmn("conc_due_timer.bpmn"), "conc_due_timer.bpmn")
     # Start every instance on a clock an hour back, so their timers are not yet due when they start
     # but have been due for a while on the schedulers' (real) clock.

@@ -179,3 +179,22 @@ def test_call_activity_to_a_separately_deployed_process_runs_end_to_end(ctx):
     assert (data["amount"], data["credit_ok"], data["outcome"]) == (400, True, "accepted")
     assert db.session.get(HumanTask, task.id).state == "completed"
     assert db.session.scalar(select(func.count(ProcessDefinition.id))) == 2
+
+
+def test_an_id_used_twice_is_refused_by_name(v1):
+    # A service task with the id of its own operation: the engine would pick the wrong node.
+    document = shop("v2").replace('id="notify"', 'id="echo"').replace('sourceRef="notify"', 'sourceRef="echo"')
+    document = document.replace('targetRef="notify"', 'targetRef="echo"').replace(">notify<", ">echo<")
+    error = bf.refused(document)
+    problem = bf.problem_for(error, "echo")
+    assert "used by 2 elements" in problem.message and "serviceTaskOperator" in problem.message
+    assert _versions() == [1]
+
+
+def test_timer_arithmetic_is_not_run_at_deploy_but_fails_clearly_at_run_time(v1):
+    # Only literals, names and helper calls are tried at deploy time: anything else could run for ever.
+    bf.deploy(shop("v2", deadline='"PT" + str(1 // 0) + "H"'), "sb_shop.bpmn")
+    assert _versions() == [1, 2]
+    instance = runtime.start(KEY, "SO-TIMER")
+    assert instance.status == "error"
+    assert instance.error["element_id"] == "review_late" and "ZeroDivisionError" in instance.error["message"]
