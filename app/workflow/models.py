@@ -43,6 +43,8 @@ class ProcessInstance(db.Model):
     state: Mapped[bytes] = mapped_column(LargeBinary)
     serializer_version: Mapped[str] = mapped_column(String(10))
     error: Mapped[dict | None] = mapped_column(JSON, default=None)
+    # The earliest pending timer, as written to `wakeup`; lets a step skip the wakeup table.
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     started_by: Mapped[str] = mapped_column(String(80), default="")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -112,8 +112,13 @@ def next_timer(workflow) -> datetime | None:
     return min(moments) if moments else None
 
 
-def refresh_wakeup(instance: ProcessInstance, workflow) -> None:
+def refresh_wakeup(instance: ProcessInstance, workflow, release_claim: bool = False) -> None:
+    """Keep the wakeup row at the earliest pending timer. The instance remembers that time, so a step
+    that leaves it unchanged costs no query; a scheduler that woke the instance releases its claim."""
     due = next_timer(workflow) if instance.status in ("running", "waiting") else None
+    if due == instance.next_timer_at and not release_claim:
+        return
+    instance.next_timer_at = due
     row = db.session.get(Wakeup, instance.id)
     if due is None:
         if row is not None:
@@ -126,6 +131,6 @@ def refresh_wakeup(instance: ProcessInstance, workflow) -> None:
 
 
 def refresh(instance: ProcessInstance, workflow, completed_by: Mapping[str, str] | None = None,
-            rows: list[HumanTask] | None = None) -> None:
+            rows: list[HumanTask] | None = None, release_claim: bool = False) -> None:
     refresh_tasks(instance, workflow, completed_by, rows)
-    refresh_wakeup(instance, workflow)
+    refresh_wakeup(instance, workflow, release_claim)

@@ -70,6 +70,7 @@ class _Step:
         self.completed_by: dict[str, str] = {}
         self.ended_as: str | None = None
         self.open_rows: list[HumanTask] | None = None  # loaded once per unit when a verb needs them
+        self.woken = False  # a scheduler's claim on the wakeup row is released by this save
 
     @classmethod
     def lock(cls, instance_id: int, expected_version: int | None = None) -> "_Step":
@@ -189,7 +190,7 @@ class _Step:
                 instance.status = "running"
             else:
                 instance.status = "waiting"
-        projection.refresh(instance, workflow, self.completed_by, self.open_rows)
+        projection.refresh(instance, workflow, self.completed_by, self.open_rows, release_claim=self.woken)
         for event in self.events:
             event.instance_id = instance.id
             db.session.add(event)
@@ -326,7 +327,7 @@ def wake(instance_id: int, *, actor: str = "scheduler") -> int:
     with _unit_of_work():
         step = _Step.lock(instance_id)
         if step.instance.status not in ACTIVE:
-            projection.refresh_wakeup(step.instance, step.workflow)
+            projection.refresh_wakeup(step.instance, step.workflow, release_claim=True)
             return 0
         before = _timer_marks(step.workflow)
         step.run(step.workflow.refresh_timers)
@@ -336,11 +337,13 @@ def wake(instance_id: int, *, actor: str = "scheduler") -> int:
             or json.dumps(task._get_internal_data("event_value"), default=str) != value
         ]
         if not fired and step.instance.status != "error":
-            projection.refresh_wakeup(step.instance, step.workflow)  # not due yet: release the claim
+            # Not due yet (clocks differ by a moment): release the claim for the next poll.
+            projection.refresh_wakeup(step.instance, step.workflow, release_claim=True)
             return 0
         for task in fired:
             step.event("timer_fired", task, actor, {"due": json.loads(before[task.id][1])})
         step.events.sort(key=lambda e: e.kind != "timer_fired")
+        step.woken = True
         step.save()
     return len(fired)
 

@@ -70,6 +70,7 @@ def upgrade():
     sa.Column('state', sa.LargeBinary(), nullable=False),
     sa.Column('serializer_version', sa.String(length=10), nullable=False),
     sa.Column('error', sa.JSON(), nullable=True),
+    sa.Column('next_timer_at', app.sqltypes.UTCDateTime(), nullable=True),
     sa.Column('started_by', sa.String(length=80), nullable=False),
     sa.Column('started_at', app.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('updated_at', app.sqltypes.UTCDateTime(), nullable=False),
