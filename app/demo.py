@@ -1,33 +1,110 @@
-"""Demo data for `make run`: a user for every role and orders pushed by the engine to several stages."""
+"""Demo data for `make run`: a user for every role, customers, products with stock, and a few dozen
+orders pushed by the real engine to every stage of the order process."""
 
 import os
+from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from app import clock
 from app.accounts import service as accounts
 from app.accounts.models import User
 from app.accounts.roles import ALL
+from app.catalog.models import Product
+from app.customers.models import Customer
 from app.extensions import db
-from app.orders import service as orders
-from app.workflow import runtime
+from app.orders.service import LineInput, create_order
+from app.workflow import runtime, timers
 from app.workflow.models import HumanTask
 
-CUSTOMERS = [
-    ("Shanghai Precision Parts Co.", "web", "1280.00"),
-    ("Nordic Outdoor AB", "email", "455.50"),
-    ("Lisbon Kitchens Lda", "phone", "3120.00"),
-    ("Acme Retail GmbH", "sales_rep", "780.25"),
-    ("Hangzhou Textiles Ltd", "fax", "2210.00"),
-    ("Ontario Hardware Inc.", "web", "96.40"),
+
+def _customers() -> list[Customer]:
+    return [
+        Customer(code="SPP", name="Shanghai Precision Parts Co.", contact_name="Li Wei", email="purchasing@spp.example",
+                 phone="+86 21 5555 0101", shipping_address="88 Zhangjiang Rd, Pudong, Shanghai",
+                 credit_limit=Decimal("50000"), payment_terms_days=30, agreed_discount_pct=Decimal("5"), locale="zh"),
+        Customer(code="NOA", name="Nordic Outdoor AB", contact_name="Sara Lind", email="orders@nordic.example",
+                 shipping_address="Hamngatan 4, Göteborg", credit_limit=Decimal("20000"), payment_terms_days=14),
+        Customer(code="LKL", name="Lisbon Kitchens Lda", contact_name="Rui Costa", phone="+351 21 555 0199",
+                 shipping_address="Rua Augusta 12, Lisboa", credit_limit=Decimal("800"), payment_terms_days=30),
+        Customer(code="ACME", name="Acme Retail GmbH", contact_name="Jonas Weber", email="einkauf@acme.example",
+                 shipping_address="Industriestr. 7, Köln", credit_limit=Decimal("30000"), payment_terms_days=30),
+        Customer(code="HZT", name="Hangzhou Textiles Ltd", contact_name="Chen Jing", shipping_address="",
+                 credit_limit=Decimal("10000"), locale="zh"),
+    ]
+
+
+def _products() -> list[Product]:
+    return [
+        Product(sku="BOLT-M8", name="Hex bolt M8×40, zinc", spec="DIN 933, 8.8", list_price=Decimal("0.45"),
+                on_hand=20000),
+        Product(sku="VALVE-DN25", name="Ball valve DN25", spec="PN40, stainless", list_price=Decimal("38.00"),
+                on_hand=40, lead_time_days=7),
+        Product(sku="PUMP-X1", name="Circulation pump X1", spec="230 V, 1.2 kW", list_price=Decimal("420.00"),
+                make_to_order=True, lead_time_days=12),
+        Product(sku="HOSE-10", name="Hydraulic hose 10 m", spec="DN10, 250 bar", list_price=Decimal("64.00"), on_hand=3,
+                lead_time_days=5),
+    ]
+
+
+# (customer code, lines, how far the engine takes it)
+STAGES = [
+    ("HZT", [("BOLT-M8", 500)], "clarify"),
+    ("SPP", [("BOLT-M8", 2000), ("VALVE-DN25", 4)], "review"),
+    ("LKL", [("VALVE-DN25", 30)], "credit"),
+    ("NOA", [("HOSE-10", 2)], "negotiate"),
+    ("ACME", [("PUMP-X1", 2)], "produce"),
+    ("SPP", [("VALVE-DN25", 6)], "pick_goods"),
+    ("NOA", [("BOLT-M8", 300)], "pack_goods"),
+    ("ACME", [("BOLT-M8", 1000), ("VALVE-DN25", 2)], "check_goods"),
+    ("SPP", [("VALVE-DN25", 3)], "arrange_shipment"),
+    ("NOA", [("BOLT-M8", 150)], "receipt"),
+    ("ACME", [("VALVE-DN25", 1)], "payment"),
+    ("SPP", [("BOLT-M8", 800)], "collections"),
+    ("NOA", [("VALVE-DN25", 2)], "follow_up"),
+    ("ACME", [("BOLT-M8", 100)], "completed"),
 ]
+HAPPY = [
+    ("review_order", {"approved": True}),
+    ("pick_goods", {"picked": True}),
+    ("pack_goods", {"packages": 2}),
+    ("check_goods", {"goods_match": True}),
+    ("arrange_shipment", {"carrier": "SF Express", "tracking_number": "SF1234567890"}),
+]
+STOP_BEFORE = {"review": 0, "pick_goods": 1, "pack_goods": 2, "check_goods": 3, "arrange_shipment": 4}
 
 
-def _open_task(instance_id: int, element_id: str) -> HumanTask:
-    return db.session.scalar(
-        select(HumanTask).where(
-            HumanTask.instance_id == instance_id, HumanTask.element_id == element_id, HumanTask.state == "open"
-        )
-    )
+def _open_task(instance_id: int) -> HumanTask:
+    return db.session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.state == "open")
+    ).one()
+
+
+def _do(instance_id: int, data: dict) -> None:
+    runtime.complete_task(instance_id, _open_task(instance_id).spiff_task_id, data, actor="demo")
+
+
+def _advance(order, instance_id: int, stage: str) -> None:
+    if stage in ("clarify", "credit"):
+        return
+    if stage == "produce":
+        _do(instance_id, {"approved": True})
+        return
+    if stage == "negotiate":
+        _do(instance_id, {"approved": False, "review_note": "the hoses are short; we offer a later date"})
+        return
+    for _element_id, data in HAPPY[: STOP_BEFORE.get(stage, len(HAPPY))]:
+        _do(instance_id, data)
+    if stage in STOP_BEFORE or stage == "receipt":
+        return
+    runtime.send_message(order.number, "goods_received", {"signed_by": "Receiving dock"}, actor="demo")
+    if stage in ("payment", "collections"):
+        return
+    runtime.send_message(order.number, "payment_received", {"amount": str(order.total), "method": "bank_transfer"},
+                         actor="demo")
+    if stage == "completed":
+        _do(instance_id, {"satisfaction": 5})
 
 
 def load() -> str:
@@ -36,23 +113,28 @@ def load() -> str:
     password = os.environ.get("ORDERLY_DEMO_PASSWORD", "orderly-demo")
     for role in ALL:
         accounts.create_user(role.replace("_", "-"), role.replace("_", " ").title(), password, [role])
+    db.session.add_all(_customers() + _products())
     db.session.commit()
+    customers = {c.code: c for c in db.session.scalars(select(Customer))}
 
-    # Stages: in review, rejected, picking, shipping, awaiting receipt, completed.
-    steps_done = [0, 1, 1, 2, 3, 3]
-    for stage, (customer, channel, total) in enumerate(CUSTOMERS):
-        order = orders.create_order(customer, channel, total)
-        db.session.commit()
-        instance = runtime.start("order_process", order.number, {"order_number": order.number}, actor="demo")
-        rejected = stage == 1
-        steps = [
-            ("review_order", {"approved": not rejected, "review_note": "Credit limit exceeded" if rejected else ""}),
-            ("pick_and_pack", {"packages": 1 + stage}),
-            ("ship_goods", {"goods_checked": True, "carrier": "SF Express", "tracking_number": f"SF{1000 + stage}"}),
-        ]
-        for element_id, data in steps[: steps_done[stage]]:
-            task = _open_task(instance.id, element_id)
-            runtime.complete_task(instance.id, task.spiff_task_id, data, actor="demo")
-        if stage == 5:
-            runtime.send_message(order.number, "goods_received", {"signed_by": "Receiving dock"}, actor="demo")
-    return f"demo data loaded: {len(ALL)} users (password '{password}'), {len(CUSTOMERS)} orders"
+    real_now = clock.now()
+    count = 0
+    for round_no in range(2):
+        for code, lines, stage in STAGES:
+            # The collections order is placed months ago so that its reminders have all gone out.
+            clock.freeze(real_now - timedelta(days=100 if stage == "collections" else 2 - round_no))
+            try:
+                order = create_order(customers[code], "email" if count % 3 else "web",
+                                     [LineInput(sku, qty) for sku, qty in lines],
+                                     requested_date=(clock.now() + timedelta(days=21)).date()
+                                     if code != "HZT" else None, entered_by="order-desk")
+                db.session.commit()
+                instance = runtime.start("order_process", order.number,
+                                         {"order_number": order.number, "entered_by": "order-desk"}, actor="demo")
+                _advance(order, instance.id, stage)
+            finally:
+                clock.unfreeze()
+            count += 1
+    while timers.fire_due():  # reminders of the old invoices
+        pass
+    return f"demo data loaded: {len(ALL)} users (password '{password}'), {count} orders"

@@ -67,4 +67,6 @@ def clean(form_key: str | None, data: dict) -> dict:
             "the submission does not fit the form",
             [f"{'/'.join(map(str, e.path)) or 'form'}: {e.message}" for e in errors],
         )
-    return dict(data)
+    # Optional fields left out take the schema's default, so the diagram can always read them.
+    defaults = {name: field["default"] for name, field in declared.items() if "default" in field and name not in data}
+    return {**defaults, **data}

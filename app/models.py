@@ -1,5 +1,11 @@
 """Imports every model so that Alembic and create_all() see the whole schema."""
 
 from app.accounts.models import User, UserRole  # noqa: F401
-from app.orders.models import Order  # noqa: F401
+from app.billing.models import DunningNotice, Invoice, Payment  # noqa: F401
+from app.catalog.models import Product, StockMove  # noqa: F401
+from app.customers.models import Customer  # noqa: F401
+from app.fulfilment.models import Shipment, ShipmentLine  # noqa: F401
+from app.notifications.models import OutboxMessage  # noqa: F401
+from app.numbering import NumberSequence  # noqa: F401
+from app.orders.models import Order, OrderLine  # noqa: F401
 from app.workflow.models import HumanTask, InstanceEvent, ProcessDefinition, ProcessInstance, Wakeup  # noqa: F401

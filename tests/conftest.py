@@ -2,7 +2,7 @@ import pytest
 
 from app import clock, create_app
 from app.extensions import db
-from tests.support import PostgresSchema, postgres_problem, unavailable
+from tests.support import PostgresSchema, postgres_problem, simple_order, unavailable
 
 
 def _url_for(backend: str, tmp_path):
@@ -91,10 +91,8 @@ def make_user(ctx):
 
 @pytest.fixture
 def make_order(ctx):
-    from app.orders.service import create_order
-
     def make(customer: str = "ACME Ltd", channel: str = "web", total: str = "100.00"):
-        order = create_order(customer, channel, total)
+        order = simple_order(customer, channel, total)
         db.session.commit()
         return order
 

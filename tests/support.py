@@ -74,3 +74,41 @@ def login(client, username: str, password: str = "secret-pass") -> None:
         "/login", data={"username": username, "password": password, "csrf_token": csrf_token(page.text)}
     )
     assert response.status_code == 302, f"login as {username} failed"
+
+
+def simple_order(customer_name: str = "ACME Ltd", channel: str = "web", total: str = "100.00",
+                 entered_by: str = "desk"):
+    """A complete one-line order for a customer on good credit; creates the customer and product once."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from sqlalchemy import select
+
+    from app.catalog.models import Product
+    from app.clock import now
+    from app.customers.models import Customer
+    from app.extensions import db
+    from app.orders.service import LineInput, create_order
+
+    code = re.sub(r"[^A-Z0-9]", "", customer_name.upper())[:20] or "CUSTOMER"
+    customer = db.session.scalar(select(Customer).where(Customer.code == code))
+    if customer is None:
+        customer = Customer(code=code, name=customer_name, contact_name="Pat Buyer", email="buyer@example.com",
+                            shipping_address="1 Dock Road, Harbour City", credit_limit=Decimal("1000000"))
+        db.session.add(customer)
+    sku = f"TEST-{Decimal(total):.2f}".replace(".", "-")
+    if db.session.scalar(select(Product).where(Product.sku == sku)) is None:
+        db.session.add(Product(sku=sku, name="Test item", list_price=Decimal(total), on_hand=1000))
+    db.session.flush()
+    return create_order(customer, channel, [LineInput(sku, 1)], requested_date=now().date() + timedelta(days=30),
+                        entered_by=entered_by)
+
+
+# The order process's human tasks on the happy path, in order, with what the user submits.
+HAPPY_PATH = [
+    ("review_order", {"approved": True}),
+    ("pick_goods", {"picked": True}),
+    ("pack_goods", {"packages": 2}),
+    ("check_goods", {"goods_match": True}),
+    ("arrange_shipment", {"carrier": "DHL", "tracking_number": "JD0042"}),
+]

@@ -22,11 +22,12 @@ def test_deploy_shipped_workflows_is_idempotent(runner, ctx):
 def test_refused_deploy_names_the_element_and_exits_nonzero(runner, ctx, tmp_path):
     shipped = Path(ctx.config["WORKFLOWS_DIR"]) / "order_process.bpmn"
     broken = tmp_path / "broken.bpmn"
-    text = shipped.read_text(encoding="utf-8").replace('id="set_order_status"', 'id="no_such_operation"', 1)
+    text = shipped.read_text(encoding="utf-8")
+    text = text.replace('Operator id="check_intake"', 'Operator id="no_such_operation"', 1)
     broken.write_text(text, encoding="utf-8")
     result = runner.invoke(args=["processes", "deploy", str(broken)])
     assert result.exit_code == 1
-    assert "begin_review (Put order in review): unknown operation 'no_such_operation'" in result.output
+    assert "do_check_intake (Check the order is complete): unknown operation 'no_such_operation'" in result.output
     assert db.session.scalar(select(func.count(ProcessDefinition.id))) == 0
 
 
@@ -37,7 +38,8 @@ def test_demo_loads_once_with_orders_at_every_stage(runner, ctx):
     statuses = sorted(db.session.scalars(select(ProcessInstance.status)))
     assert statuses.count("completed") >= 2 and "running" in statuses and "waiting" in statuses
     open_elements = set(db.session.scalars(select(HumanTask.element_id).where(HumanTask.state == "open")))
-    assert {"review_order", "pick_and_pack", "ship_goods"} <= open_elements
+    assert {"clarify_order", "review_order", "credit_review", "negotiate_order", "produce_goods", "pick_goods",
+            "pack_goods", "check_goods", "arrange_shipment", "collections", "follow_up"} <= open_elements
     again = runner.invoke(args=["demo"])
     assert "already loaded" in again.output
     assert db.session.scalar(select(func.count(ProcessInstance.id))) == len(statuses)

@@ -238,6 +238,14 @@ def may_work(user, row: HumanTask | None, task_spec) -> None:
         raise Forbidden("this task is claimed by someone else")
 
 
+def _check_four_eyes(task, who: str) -> None:
+    """A user task with the property differentFrom=<variable> may not be done by the person named
+    in that task-data variable (a credit override by whoever entered the order)."""
+    variable = (task.task_spec.extensions or {}).get("properties", {}).get("differentFrom")
+    if variable and task.data.get(variable) == who:
+        raise Forbidden(f"'{task.task_spec.bpmn_name}' needs a different person from the one in '{variable}' ({who})")
+
+
 def complete_task(instance_id: int, task_id: str, data: dict | None = None, *, user=None,
                   actor: str = "system", expected_version: int | None = None) -> ProcessInstance:
     """Complete a READY human task with the form's declared, validated fields."""
@@ -252,6 +260,7 @@ def complete_task(instance_id: int, task_id: str, data: dict | None = None, *, u
         step.open_rows = projection.open_rows(instance_id)
         row = next((r for r in step.open_rows if r.spiff_task_id == str(task.id)), None)
         may_work(user, row, task.task_spec)
+        _check_four_eyes(task, _actor_of(user, actor))
         try:
             cleaned = forms.clean(projection.form_key_of(task.task_spec), data or {})
         except forms.FormError as error:

@@ -81,7 +81,7 @@ def test_twenty_clerks_complete_one_task_once(backend, deployed, make_order, dat
     assert events_of(instance.id)[1].actor == winners[0]
     tasks = db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance.id)).all()
     assert sorted((t.element_id, t.state, t.completed_by) for t in tasks) == [
-        ("pick_and_pack", "open", None),
+        ("pick_goods", "open", None),
         ("review_order", "completed", winners[0]),
     ]
     assert db.session.get(Order, order.id).status == "in_fulfilment"

@@ -8,19 +8,19 @@ from sqlalchemy import select
 
 from app import clock
 from app.extensions import db
-from app.orders import service as orders
 from app.orders.models import Order
 from app.workflow import Conflict, register_operation, runtime
 from app.workflow.models import HumanTask, Wakeup
 from app.workflow.timers import fire_due
 from tests.engine import bpmn_factory as bf
+from tests.support import simple_order
 
 # Line 1 writes an order through an operation, line 2 fails while `parts` is 0.
 SPLIT_SCRIPT = "made = open_account(customer='Inside Ltd')\nshare = total / parts\nsplit_done = True"
 
 
 def _open_account(customer: str) -> dict:
-    return {"number": orders.create_order(customer, "web").number}
+    return {"number": simple_order(customer).number}
 
 
 def _customers() -> list[str]:

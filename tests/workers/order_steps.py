@@ -14,23 +14,19 @@ from sqlalchemy import select
 
 from app import create_app
 from app.extensions import db
-from app.orders.service import create_order
 from app.workflow import runtime
 from app.workflow.deployment import deploy_directory
 from app.workflow.models import HumanTask, ProcessInstance
+from tests.support import HAPPY_PATH, simple_order
 
 ACTOR = f"process-{os.getpid()}"
 # The forms of the order process's tasks, in the order they come.
-SUBMISSIONS = [
-    ("review_order", {"approved": True}),
-    ("pick_and_pack", {"packages": 2}),
-    ("ship_goods", {"goods_checked": True, "carrier": "DHL", "tracking_number": "JD0042"}),
-]
+SUBMISSIONS = [*HAPPY_PATH]
 
 
 def start(app) -> dict:
     deploy_directory(app.config["WORKFLOWS_DIR"], by=ACTOR)
-    order = create_order("ACME Ltd", "web", "100.00")
+    order = simple_order("ACME Ltd")
     db.session.commit()
     instance = runtime.start("order_process", order.number, {"order_number": order.number}, actor=ACTOR)
     return {"instance_id": instance.id, "order_number": order.number}
@@ -50,6 +46,12 @@ def finish(instance_id: int) -> dict:
         )
     instance = db.session.get(ProcessInstance, instance_id)
     runtime.send_message(instance.business_key, "goods_received", {"signed_by": "Dock 4"}, actor=ACTOR)
+    runtime.send_message(instance.business_key, "payment_received", {"amount": "100.00", "method": "card"},
+                         actor=ACTOR)
+    follow_up = db.session.scalars(
+        select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.state == "open")
+    ).one()
+    runtime.complete_task(instance_id, follow_up.spiff_task_id, {"satisfaction": 4}, actor=ACTOR)
     return {"instance_id": instance_id}
 
 
