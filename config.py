@@ -1,5 +1,6 @@
 """The one configuration of Orderly, read from environment variables with working defaults."""
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -14,9 +15,21 @@ def _flag(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def stored_secret_key() -> str:
+    """A key generated once and kept in instance/secret_key, for when SECRET_KEY is not set: sessions
+    survive restarts and every worker process on this machine signs with the same key."""
+    path = BASE_DIR / "instance" / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        with contextlib.suppress(FileExistsError), os.fdopen(
+            os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w"
+        ) as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
 class Config:
-    # A random key per process is safe but logs everyone out on restart; deployments set SECRET_KEY.
-    SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_hex(32)
+    SECRET_KEY = os.environ.get("SECRET_KEY")  # None: create_app uses stored_secret_key()
     SQLALCHEMY_DATABASE_URI = os.environ.get(
         "DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'orderly.sqlite'}"
     )

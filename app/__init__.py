@@ -22,6 +22,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.from_object(Config)
     if config:
         app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        from config import stored_secret_key
+
+        app.config["SECRET_KEY"] = stored_secret_key()
 
     from sqlalchemy import event
 

@@ -2,6 +2,8 @@
 incremented under its row lock, so concurrent requests never draw the same number."""
 
 from sqlalchemy import String, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
@@ -25,10 +27,11 @@ def next_number(prefix: str) -> str:
         .returning(NumberSequence.last_value)
     ).scalar()
     if bumped is None:
-        # First number of the year; a concurrent first insert fails on the primary key and the
-        # caller's unit of work is retried like any other conflict.
-        db.session.add(NumberSequence(prefix=prefix, year=year, last_value=1))
-        db.session.flush()
-        bumped = 1
+        # First number of the year: create the counter unless a concurrent request just did, then bump.
+        dialect = db.session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        db.session.execute(insert(NumberSequence).values(prefix=prefix, year=year, last_value=0)
+                           .on_conflict_do_nothing())
+        return next_number(prefix)
     return f"{prefix}-{year}-{bumped:06d}"
 

@@ -48,3 +48,22 @@ def test_demo_loads_once_with_orders_at_every_stage(runner, ctx):
 def test_scheduler_drain_with_nothing_due(runner, ctx):
     result = runner.invoke(args=["scheduler", "--drain"])
     assert result.exit_code == 0 and "fired 0 timers" in result.output
+
+
+def test_scheduler_drain_fires_what_is_due(runner, ctx):
+    from datetime import timedelta
+
+    from app import clock
+    from app.workflow import runtime
+    from app.workflow.deployment import deploy
+    from tests.engine import bpmn_factory as bf
+
+    deploy(bf.linear("sb_drain", bf.timer("wait", '"PT1H"')), "sb_drain.bpmn")
+    clock.freeze(clock.now())
+    instance = runtime.start("sb_drain", "DRAIN-1")
+    assert instance.status == "waiting"
+    clock.advance(timedelta(hours=1, seconds=1))
+    result = runner.invoke(args=["scheduler", "--drain"])
+    assert result.exit_code == 0 and "fired 1 timers" in result.output
+    db.session.expire_all()
+    assert db.session.get(ProcessInstance, instance.id).status == "completed"

@@ -1,6 +1,7 @@
 """Creating and finding users."""
 
 from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.accounts.models import User, UserRole
 from app.accounts.roles import ALL
@@ -16,6 +17,20 @@ def create_user(username: str, name: str, password: str, roles: list[str]) -> Us
     user.role_rows = [UserRole(role=role) for role in roles]
     db.session.add(user)
     db.session.flush()
+    return user
+
+
+# Checked when the username is unknown, so that a wrong name takes as long as a wrong password.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+def authenticate(username: str, password: str) -> User | None:
+    user = find_by_username(username)
+    if user is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
     return user
 
 

@@ -41,8 +41,8 @@ def login_page():
         return redirect(url_for("processes.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.find_by_username(form.username.data)
-        if user is None or not user.active or not user.check_password(form.password.data):
+        user = accounts.authenticate(form.username.data, form.password.data)
+        if user is None:
             flash("Wrong username or password.", "error")
         else:
             login_user(user)

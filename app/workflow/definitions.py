@@ -31,6 +31,7 @@ from app.extensions import db
 from app.workflow.errors import DeploymentRefused, NotFound, Problem
 from app.workflow.models import ProcessDefinition
 from app.workflow.sandbox import (
+    BUILTINS,
     FORBIDDEN_NAMES,
     HELPERS,
     SandboxEnvironment,
@@ -177,16 +178,25 @@ def specs_for(definition: ProcessDefinition):
 
 
 # Timer expressions made only of these are evaluated at deploy time: literals, names and helper calls.
-_TRIAL_NODES = (ast.Expression, ast.Constant, ast.Name, ast.Load, ast.Call, ast.keyword, ast.JoinedStr,
-                ast.FormattedValue)
+# Timer expressions tried at deploy time: a quoted value, or a pure helper called with quoted values.
+# Anything else (operations, arithmetic, loops) is only compiled: running it could write or hang.
+_PURE_HELPERS = frozenset({"in_duration", "iso", "parse_datetime"})
 
 
 def _safe_to_try(expression: str) -> bool:
     try:
-        tree = ast.parse(expression.strip(), mode="eval")
+        tree = ast.parse(expression.strip(), mode="eval").body
     except SyntaxError:
         return False
-    return all(isinstance(node, _TRIAL_NODES) for node in ast.walk(tree))
+    if isinstance(tree, ast.Constant):
+        return True
+    return (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name) and tree.func.id in _PURE_HELPERS
+            and not tree.keywords and all(isinstance(arg, ast.Constant) for arg in tree.args))
+
+
+def _called_names(source: str, mode: str) -> set[str]:
+    tree = ast.parse(source.strip() if mode == "eval" else source, mode=mode)
+    return {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
 
 
 def _duplicate_ids(root: etree._Element) -> list[Problem]:
@@ -232,6 +242,11 @@ class _Checker:
         forbidden = sorted(used_names(source, mode) & FORBIDDEN_NAMES)
         if forbidden:
             self.fail(spec, f"{what} uses {', '.join(forbidden)}, which diagrams may not use")
+        elif mode == "eval":
+            # Task data never holds functions, so an expression can only call what the sandbox offers.
+            unknown = sorted(_called_names(source, mode) - set(self.environment.globals) - set(BUILTINS))
+            if unknown:
+                self.fail(spec, f"{what} calls {', '.join(unknown)}, which is neither a helper nor an operation")
 
     def timer(self, spec, definition: TimerEventDefinition) -> None:
         expression = definition.expression or ""

@@ -39,7 +39,7 @@ class ProcessInstance(db.Model):
     business_key: Mapped[str] = mapped_column(String(80), index=True)
     # running: a person has work; waiting: only timers or messages; then completed, cancelled, error.
     status: Mapped[str] = mapped_column(String(20), index=True)
-    lock_version: Mapped[int] = mapped_column(default=1)
+    lock_version: Mapped[int] = mapped_column(default=0)
     state: Mapped[bytes] = mapped_column(LargeBinary)
     serializer_version: Mapped[str] = mapped_column(String(10))
     error: Mapped[dict | None] = mapped_column(JSON, default=None)

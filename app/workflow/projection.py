@@ -3,7 +3,6 @@ the inbox (`human_task`) and the instance's next timer (`wakeup`)."""
 
 from collections.abc import Mapping
 from datetime import datetime
-from uuid import UUID
 
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -11,6 +10,7 @@ from sqlalchemy import select
 
 from app.clock import now
 from app.extensions import db
+from app.workflow.engine import find_task
 from app.workflow.models import HumanTask, ProcessInstance, Wakeup
 
 OPEN_STATES = ("open", "claimed")
@@ -75,7 +75,9 @@ def refresh_tasks(instance: ProcessInstance, workflow, completed_by: Mapping[str
             row.completed_by = completed_by[row.spiff_task_id]
         task = ready.get(row.spiff_task_id)
         if task is None:
-            gone = workflow.get_task_from_id(UUID(row.spiff_task_id))
+            gone = find_task(workflow, row.spiff_task_id)
+            if gone is not None and gone.state == TaskState.ERROR:
+                continue  # its post-script failed: the row stays open for the retry
             row.state = "completed" if gone is not None and gone.state == TaskState.COMPLETED else "cancelled"
             row.completed_at = row.completed_at or now()
         else:

@@ -12,7 +12,7 @@ from flask import current_app
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from sqlalchemy import select, update
 
@@ -28,6 +28,9 @@ ACTIVE = ("running", "waiting")
 ENDED = ("completed", "cancelled")
 
 _in_unit: ContextVar[bool] = ContextVar("orderly_unit_of_work", default=False)
+# Instances locked by the unit of work in progress: an operation that reaches back into one of them
+# would save a second copy that the outer step then overwrites.
+_locked: ContextVar[frozenset] = ContextVar("orderly_locked_instances", default=frozenset())
 
 
 @contextmanager
@@ -37,7 +40,7 @@ def _unit_of_work() -> Iterator[None]:
     if _in_unit.get():
         yield
         return
-    token = _in_unit.set(True)
+    token, locked = _in_unit.set(True), _locked.set(frozenset())
     try:
         yield
         db.session.commit()
@@ -45,7 +48,14 @@ def _unit_of_work() -> Iterator[None]:
         db.session.rollback()
         raise
     finally:
+        _locked.reset(locked)
         _in_unit.reset(token)
+
+
+def unit_of_work():
+    """One transaction around domain writes and any runtime verbs: verbs called inside join it, and
+    it commits once at the end or rolls everything back (an order and the process that runs it)."""
+    return _unit_of_work()
 
 
 def operations() -> dict[str, Callable]:
@@ -53,7 +63,7 @@ def operations() -> dict[str, Callable]:
 
 
 def _script_engine() -> SandboxScriptEngine:
-    return SandboxScriptEngine(operations())
+    return SandboxScriptEngine(operations(), after_operation=db.session.flush)
 
 
 def _json_safe(value):
@@ -71,9 +81,16 @@ class _Step:
         self.ended_as: str | None = None
         self.open_rows: list[HumanTask] | None = None  # loaded once per unit when a verb needs them
         self.woken = False  # a scheduler's claim on the wakeup row is released by this save
+        self.engine_tasks_run = 0
+        self.timers_fired = 0
+        self.timer_actor = "engine"
 
     @classmethod
     def lock(cls, instance_id: int, expected_version: int | None = None) -> "_Step":
+        if instance_id in _locked.get():
+            raise Conflict(f"instance {instance_id} is already being changed by this step; "
+                           "an operation may not act on its own process")
+        _locked.set(_locked.get() | {instance_id})
         if db.session.get_bind().dialect.name == "sqlite":
             # SQLite has no row locks: a write as the first statement takes the database's write lock.
             db.session.execute(
@@ -129,6 +146,13 @@ class _Step:
             nonlocal savepoint
             savepoint.commit()
             savepoint = None
+            if _task is not None:
+                self.engine_tasks_run += 1
+                if isinstance(getattr(_task.task_spec, "event_definition", None), TimerEventDefinition):
+                    # Timers fire in any step (an overdue one when a user completes a task), not only on wake.
+                    self.timers_fired += 1
+                    self.event("timer_fired", _task, self.timer_actor,
+                               {"due": _task._get_internal_data("event_value")})
 
         try:
             if action is not None:
@@ -140,6 +164,8 @@ class _Step:
                 self.workflow.do_engine_steps(will_run, did_run)
                 if not any(not t.task_spec.manual for t in self.workflow.get_tasks(state=TaskState.READY)):
                     break
+            else:
+                raise WorkflowException("the engine did not settle after 1000 rounds of ready tasks")
         except SpiffWorkflowException as error:
             if savepoint is not None:
                 # Raised while a completed task readied the next one (a timer reading task data): the
@@ -199,6 +225,11 @@ class _Step:
 def start(process_key: str, business_key: str, data: dict | None = None, *, actor: str = "system") -> ProcessInstance:
     """Start the newest deployed version of a process with initial task data."""
     with _unit_of_work():
+        running = db.session.scalar(select(ProcessInstance.id).where(
+            ProcessInstance.process_key == process_key, ProcessInstance.business_key == business_key,
+            ProcessInstance.status.in_((*ACTIVE, "error"))).limit(1))
+        if running is not None:
+            raise Conflict(f"{business_key} already has a {process_key} process running (instance {running})")
         definition = definitions.latest(process_key)
         spec, subprocess_specs = definitions.specs_for(definition)
         workflow = engine.OrderlyWorkflow(spec, subprocess_specs, script_engine=_script_engine())
@@ -216,6 +247,7 @@ def start(process_key: str, business_key: str, data: dict | None = None, *, acto
         )
         db.session.add(instance)
         db.session.flush()
+        _locked.set(_locked.get() | {instance.id})
         step = _Step(instance, workflow)
         step.event("started", actor=actor, detail={"version": definition.version, "data": data or {}})
         step.run()
@@ -242,6 +274,8 @@ def _check_four_eyes(task, who: str) -> None:
     """A user task with the property differentFrom=<variable> may not be done by the person named
     in that task-data variable (a credit override by whoever entered the order)."""
     variable = (task.task_spec.extensions or {}).get("properties", {}).get("differentFrom")
+    if variable and not task.data.get(variable):
+        raise Forbidden(f"'{task.task_spec.bpmn_name}' needs to know who '{variable}' is, and the process does not")
     if variable and task.data.get(variable) == who:
         raise Forbidden(f"'{task.task_spec.bpmn_name}' needs a different person from the one in '{variable}' ({who})")
 
@@ -323,14 +357,6 @@ def send_message(business_key: str, message: str, payload: dict | None = None, *
     return delivered
 
 
-def _timer_marks(workflow) -> dict:
-    marks = {}
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        if isinstance(getattr(task.task_spec, "event_definition", None), TimerEventDefinition):
-            marks[task.id] = (task, json.dumps(task._get_internal_data("event_value"), default=str))
-    return marks
-
-
 def wake(instance_id: int, *, actor: str = "scheduler") -> int:
     """Fire the instance's due timers and run what follows; returns how many fired."""
     with _unit_of_work():
@@ -338,23 +364,15 @@ def wake(instance_id: int, *, actor: str = "scheduler") -> int:
         if step.instance.status not in ACTIVE:
             projection.refresh_wakeup(step.instance, step.workflow, release_claim=True)
             return 0
-        before = _timer_marks(step.workflow)
+        step.timer_actor = actor
         step.run(step.workflow.refresh_timers)
-        fired = [
-            task for task, value in before.values()
-            if task.state != TaskState.WAITING
-            or json.dumps(task._get_internal_data("event_value"), default=str) != value
-        ]
-        if not fired and step.instance.status != "error":
-            # Not due yet (clocks differ by a moment): release the claim for the next poll.
+        if not step.engine_tasks_run and step.instance.status != "error":
+            # Not due yet (clocks differ by a moment): nothing ran; release the claim for the next poll.
             projection.refresh_wakeup(step.instance, step.workflow, release_claim=True)
             return 0
-        for task in fired:
-            step.event("timer_fired", task, actor, {"due": json.loads(before[task.id][1])})
-        step.events.sort(key=lambda e: e.kind != "timer_fired")
         step.woken = True
         step.save()
-    return len(fired)
+    return step.timers_fired
 
 
 def cancel(instance_id: int, *, actor: str = "system", reason: str = "") -> ProcessInstance:

@@ -6,6 +6,7 @@ a short list of builtins, the task data, the date/time helpers and the named ope
 """
 
 import ast
+import functools
 import json
 import operator
 import re
@@ -122,8 +123,23 @@ _EXTRA_BUILTINS = {
     "filter": filter,
 }
 # Class definitions and attribute writes on arbitrary objects have no place in a diagram.
-_REFUSED_BUILTINS = {"__build_class__", "setattr", "delattr", "id"}
-BUILTINS = {k: v for k, v in safe_builtins.items() if k not in _REFUSED_BUILTINS} | _EXTRA_BUILTINS
+# Class definitions and attribute writes have no place in a diagram; the BaseException-only classes
+# would get past the engine's `except Exception` and stop a worker or the scheduler.
+_REFUSED_BUILTINS = {"__build_class__", "setattr", "delattr", "id", "BaseException", "SystemExit",
+                     "KeyboardInterrupt", "GeneratorExit"}
+# datetime.strftime and date.today import `time` behind the scenes; nothing else may be imported.
+_INTERNAL_IMPORTS = frozenset({"time", "_strptime"})
+
+
+def _internal_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 - import protocol
+    if name not in _INTERNAL_IMPORTS or level:
+        raise ImportError(f"imports are not allowed in diagrams ({name})")
+    return __import__(name, globals, locals, fromlist, level)
+
+
+BUILTINS = ({k: v for k, v in safe_builtins.items() if k not in _REFUSED_BUILTINS} | _EXTRA_BUILTINS
+            | {"__import__": _internal_import})
+OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
 
 _GUARDS = {
     "__builtins__": BUILTINS,
@@ -213,6 +229,8 @@ def _check_timer_value(task, definition: TimerEventDefinition, value) -> None:
         parsed = parse(value) if isinstance(value, str) else None
     except Exception:
         parsed = None
+    if kind == "date and time" and isinstance(value, str) and "T" in value and not OFFSET.search(value):
+        parsed = None  # without an offset the engine would read it as the server's local time
     if parsed is None or (kind == "date and time" and not isinstance(parsed, datetime)):
         raise WorkflowTaskException(
             f"timer expression {definition.expression.strip()} gave {value!r}, which is not an ISO-8601 {kind}",
@@ -224,10 +242,10 @@ class SandboxEnvironment(TaskDataEnvironment):
     """Evaluates and executes diagram code over task data, inside the sandbox."""
 
     def _scope(self, context: dict, external_context: dict | None) -> dict:
-        scope = dict(_GUARDS)
-        scope.update(self.globals)
+        scope = dict(self.globals)
         scope.update(external_context or {})
         scope.update(context)
+        scope.update(_GUARDS)  # last: task data (a message payload) must not replace a guard
         return scope
 
     def evaluate(self, expression, context, external_context=None):
@@ -257,10 +275,24 @@ class SandboxEnvironment(TaskDataEnvironment):
         return True
 
 
+def _followed_by(fn: Callable, after: Callable[[], object]) -> Callable:
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        result = fn(*args, **kwargs)
+        after()
+        return result
+
+    return call
+
+
 class SandboxScriptEngine(PythonScriptEngine):
     """The script engine every instance runs with: sandboxed code and the operations registry."""
 
-    def __init__(self, operations: Mapping[str, Callable]):
+    def __init__(self, operations: Mapping[str, Callable], after_operation: Callable[[], object] | None = None):
+        # after_operation (the runtime's flush) makes a database error surface inside the task that
+        # caused it, where it becomes that task's error, not later at the savepoint.
+        if after_operation is not None:
+            operations = {name: _followed_by(fn, after_operation) for name, fn in operations.items()}
         self.operations = operations
         super().__init__(environment=SandboxEnvironment({**HELPERS, **operations}))
 

@@ -29,7 +29,8 @@ def scheduler_name() -> str:
 
 def _due():
     moment = now()
-    return moment, (Wakeup.due_at <= moment) & or_(Wakeup.claimed_until.is_(None), Wakeup.claimed_until < moment)
+    # Strictly before now, as the engine fires a timer only once its time has passed.
+    return moment, (Wakeup.due_at < moment) & or_(Wakeup.claimed_until.is_(None), Wakeup.claimed_until < moment)
 
 
 def claim_due(owner: str, limit: int = 100) -> list[int]:

@@ -122,8 +122,18 @@ def test_script_refused_at_run_time_stops_the_instance_in_error(ctx, code, says)
     assert event.element_id == "misuse" and event.detail["message"] == instance.error["message"]
 
 
+@pytest.mark.parametrize(("condition", "unknown"), [
+    pytest.param("id(order) > 0", "id", id="refused-builtin"),
+    pytest.param("boom('x') == 1", "boom", id="unknown-function"),
+    pytest.param("sla_warn('review')", "sla_warn", id="helper-that-does-not-exist"),
+])
+def test_expression_calling_what_the_sandbox_lacks_is_refused_at_deploy(ctx, condition, unknown):
+    error = bf.refused(bf.decision("sb_unknown_call", condition))
+    problem = bf.problem_for(error, "decide")
+    assert f"calls {unknown}, which is neither a helper nor an operation" in problem.message
+
+
 @pytest.mark.parametrize(("condition", "says"), [
-    pytest.param("id(order) > 0", "'id' is not defined", id="refused-builtin"),
     pytest.param("template.format(1) == ''", "format", id="format-string-from-data"),
 ])
 def test_condition_refused_at_run_time_stops_the_instance_in_error(ctx, condition, says):
