@@ -53,6 +53,10 @@ def create_app(config: dict | None = None) -> Flask:
 
     register(app)
 
+    from app import api
+
+    api.init_app(app)
+
     from app.cli import register_commands
 
     register_commands(app)

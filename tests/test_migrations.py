@@ -13,9 +13,11 @@ from app.extensions import db
 def test_upgrade_builds_the_schema_the_models_describe(database_url):
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url})
     with app.app_context():
-        upgrade()
-        with db.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            differences = compare_metadata(context, db.metadata)
+        try:
+            upgrade()
+            with db.engine.connect() as connection:
+                context = MigrationContext.configure(connection, opts={"compare_type": True})
+                differences = compare_metadata(context, db.metadata)
+        finally:
+            db.engine.dispose()  # a failure must not leave a connection behind for later tests
         assert differences == [], "models changed without a migration: run `flask db migrate`"
-        db.engine.dispose()

@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from app.web import auth, errors, processes
+from app.web import auth, errors, intake, orders, processes
 
 
 def register(app: Flask) -> None:
@@ -10,3 +10,5 @@ def register(app: Flask) -> None:
     errors.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(processes.bp)
+    app.register_blueprint(intake.bp)
+    app.register_blueprint(orders.bp)

@@ -1,0 +1,76 @@
+"""Bearer tokens for API clients: create (the token is shown once), revoke, and check a request's token."""
+
+import hashlib
+import hmac
+import re
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from app.api.models import ApiClient
+from app.clock import now
+from app.extensions import db
+from app.orders.models import CHANNELS
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,59}$")
+MAX_TOKEN_CHARS = 200
+# last_used_at is written at most this often per client, so reads do not each cost a write.
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+class ClientError(ValueError):
+    pass
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def create_client(name: str, channel: str) -> tuple[ApiClient, str]:
+    """A new client and its token; only the token's hash is stored, so show the token now or never."""
+    if not NAME.match(name or ""):
+        raise ClientError("a name is 1 to 60 letters, digits, '.', '_' or '-', starting with a letter or digit")
+    if channel not in CHANNELS:
+        raise ClientError(f"unknown channel '{channel}' (one of {', '.join(CHANNELS)})")
+    if db.session.scalar(select(ApiClient.id).where(ApiClient.name == name)) is not None:
+        raise ClientError(f"an API client named '{name}' exists already")
+    token = secrets.token_urlsafe(32)
+    client = ApiClient(name=name, channel=channel, token_hash=hash_token(token))
+    db.session.add(client)
+    db.session.flush()
+    return client, token
+
+
+def revoke_client(name: str) -> ApiClient:
+    client = db.session.scalar(select(ApiClient).where(ApiClient.name == name))
+    if client is None:
+        raise ClientError(f"no API client named '{name}'")
+    client.active = False
+    db.session.flush()
+    return client
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or len(token) > MAX_TOKEN_CHARS:
+        return None
+    return token
+
+
+def authenticate(authorization: str | None) -> ApiClient | None:
+    """The active client whose token the Authorization header carries, or None. Records when the
+    client was last seen (its own small unit of work, so a refused request still counts)."""
+    token = bearer_token(authorization)
+    if token is None:
+        return None
+    digest = hash_token(token)
+    client = db.session.scalar(select(ApiClient).where(ApiClient.token_hash == digest))
+    if client is None or not client.active or not hmac.compare_digest(client.token_hash, digest):
+        return None
+    moment = now()
+    if client.last_used_at is None or moment - client.last_used_at >= TOUCH_EVERY:
+        db.session.execute(update(ApiClient).where(ApiClient.id == client.id).values(last_used_at=moment))
+        db.session.commit()
+    return client

@@ -1,0 +1,147 @@
+"""The order desk enters orders that arrive by phone, fax, e-mail or through a sales representative."""
+
+from flask import Blueprint, flash, redirect, render_template
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import (
+    BooleanField,
+    DateField,
+    Form,
+    FormField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from app.accounts.roles import ORDER_DESK
+from app.customers.models import Customer
+from app.extensions import db
+from app.orders import intake
+from app.orders.models import CHANNELS, PAYMENT_METHODS
+from app.orders.service import MAX_TEXT, LineInput, OrderError
+from app.web.access import roles_required
+
+bp = Blueprint("intake", __name__)
+
+MAX_ROWS = 10
+LABELS = {"phone": "Phone", "fax": "Fax", "email": "E-mail", "sales_rep": "Sales representative",
+          "credit": "On credit", "prepayment": "Prepayment", "cash_on_delivery": "Cash on delivery"}
+# Online-shop orders ("web") come through the API, recorded with the API client's channel.
+STAFF_CHANNELS = [SelectChoice(c, LABELS.get(c, c)) for c in ("phone", "fax", "email", "sales_rep") if c in CHANNELS]
+PAYMENT_CHOICES = [SelectChoice(m, LABELS.get(m, m)) for m in PAYMENT_METHODS]
+
+
+class LineForm(Form):
+    """One order line; a row left entirely empty is ignored."""
+
+    sku = StringField("SKU", validators=[Length(max=40)])
+    quantity = StringField("Quantity", validators=[Length(max=20)])
+    unit_price = StringField("Unit price", validators=[Length(max=20)])
+    spec = StringField("Specification", validators=[Length(max=MAX_TEXT)])
+
+    @property
+    def blank(self) -> bool:
+        return not any((field.data or "").strip() for field in (self.sku, self.quantity, self.unit_price, self.spec))
+
+    def validate_sku(self, field):
+        if not self.blank and not (field.data or "").strip():
+            raise ValidationError("Enter a SKU.")
+
+    def validate_quantity(self, field):
+        if not self.blank and not (field.data or "").strip():
+            raise ValidationError("Enter a quantity.")
+
+
+class OrderForm(FlaskForm):
+    customer = SelectField("Customer", validators=[DataRequired(message="Choose the customer.")])
+    channel = SelectField("Received by", choices=STAFF_CHANNELS)
+    requested_date = DateField("Requested delivery date", validators=[Optional()])
+    payment_method = SelectField("Payment", choices=PAYMENT_CHOICES)
+    allow_partial = BooleanField("Partial delivery allowed")
+    remarks = TextAreaField("Remarks", validators=[Length(max=MAX_TEXT)])
+    shipping_address = TextAreaField("Ship to (leave empty for the customer's address)",
+                                     validators=[Length(max=MAX_TEXT)])
+
+    @property
+    def rows(self) -> list[LineForm]:
+        return [getattr(self, f"line_{index}").form for index in range(MAX_ROWS)]
+
+    def filled_rows(self) -> list[LineForm]:
+        return [row for row in self.rows if not row.blank]
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        if not self.filled_rows():
+            self.form_errors.append("Enter at least one line.")
+            valid = False
+        return valid
+
+    def order_input(self) -> dict:
+        """The keyword arguments of intake.place_order, from validated data."""
+        return {
+            "customer_code": self.customer.data,
+            "channel": self.channel.data,
+            "lines": [LineInput(sku=row.sku.data.strip(), quantity=row.quantity.data.strip(),
+                                unit_price=(row.unit_price.data or "").strip() or None,
+                                spec=(row.spec.data or "").strip()) for row in self.filled_rows()],
+            "requested_date": self.requested_date.data,
+            "payment_method": self.payment_method.data,
+            "allow_partial": self.allow_partial.data,
+            "remarks": (self.remarks.data or "").strip(),
+            "shipping_address": (self.shipping_address.data or "").strip() or None,
+        }
+
+    def show_errors(self, errors: dict[str, str]) -> list[str]:
+        """Put the order's field errors (`lines.2.quantity` is the second filled row) next to their
+        fields; returns the ones that belong to no single field."""
+        rows, general = self.filled_rows(), []
+        for key, message in errors.items():
+            parts = key.split(".")
+            name = {"customer_code": "customer"}.get(parts[0], parts[0])
+            if name == "lines" and len(parts) == 3 and parts[1].isdigit() and 0 < int(parts[1]) <= len(rows):
+                field = getattr(rows[int(parts[1]) - 1], parts[2], None)
+            elif name != "lines" and len(parts) == 1:
+                field = getattr(self, name, None)
+            else:
+                field = None
+            if field is None:
+                general.append(message if name != "lines" else f"Lines: {message}")
+            else:
+                field.errors = [*field.errors, message]
+        return general
+
+
+# Fixed rows that keep their places: line_0 … line_9 (WTForms' FieldList renumbers the posted rows and
+# then re-reads the form data for its padding rows, which duplicates a row that follows an empty one).
+for _index in range(MAX_ROWS):
+    setattr(OrderForm, f"line_{_index}", FormField(LineForm, label=f"Line {_index + 1}"))
+
+
+def _order_form() -> OrderForm:
+    form = OrderForm()
+    customers = db.session.scalars(select(Customer).order_by(Customer.name)).all()
+    form.customer.choices = [SelectChoice("", "— choose —")] + [
+        SelectChoice(c.code, f"{c.name} ({c.code})") for c in customers]
+    return form
+
+
+@bp.route("/orders/new", methods=["GET", "POST"])
+@roles_required(ORDER_DESK)
+def new_order():
+    form = _order_form()
+    problems: list[str] = []
+    if form.validate_on_submit():
+        try:
+            order = intake.place_order(**form.order_input(), entered_by=current_user.username)
+        except OrderError as error:
+            problems = form.show_errors(error.errors)
+        else:
+            flash(f"Order {order.number} was entered.", "success")
+            # The order page (app/web/orders.py) owns this path; a plain path keeps us off its endpoint name.
+            return redirect(f"/orders/{order.number}")
+    refused = form.is_submitted()
+    page = render_template("intake/new.html", form=form, problems=[*form.form_errors, *problems], refused=refused)
+    return page, 422 if refused else 200

@@ -1,0 +1,114 @@
+"""app.orders.intake.place_order: the order and the process that runs it are one unit of work — a
+failure anywhere leaves neither an order without a process nor a process without its order.
+Runs on SQLite and on PostgreSQL."""
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select, text
+
+from app.catalog.models import Product
+from app.customers.models import Customer
+from app.extensions import db
+from app.numbering import NumberSequence
+from app.orders import intake
+from app.orders.models import Order, OrderLine
+from app.orders.service import LineInput, OrderError
+from app.workflow import NotFound, register_operation, runtime
+from app.workflow.models import HumanTask, InstanceEvent, ProcessInstance
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def catalogue(ctx):
+    db.session.add_all([
+        Customer(code="GOOD", name="Good Customer Ltd", email="buy@good.example", shipping_address="1 Harbour Road",
+                 credit_limit=Decimal("100000")),
+        Product(sku="BOLT-M8", name="Bolt M8", list_price=Decimal("2.50"), on_hand=100),
+    ])
+    db.session.commit()
+
+
+def committed() -> dict:
+    """Row counts as a fresh connection sees them: only what was committed."""
+    db.session.rollback()
+    with db.engine.connect() as connection:
+        return {model.__tablename__: connection.scalar(select(func.count()).select_from(model))
+                for model in (Order, OrderLine, ProcessInstance, HumanTask, InstanceEvent, NumberSequence)}
+
+
+def place(**kwargs) -> Order:
+    return intake.place_order("GOOD", kwargs.pop("channel", "phone"), [LineInput("BOLT-M8", 4)],
+                              requested_date=kwargs.pop("requested_date", "2099-01-01"), entered_by="dana", **kwargs)
+
+
+NOTHING = {"customer_order": 0, "order_line": 0, "process_instance": 0, "human_task": 0, "instance_event": 0,
+           "number_sequence": 0}
+
+
+def test_order_and_its_process_are_committed_together(catalogue, deployed):
+    order = place()
+    counts = committed()
+    assert counts["customer_order"] == counts["process_instance"] == counts["human_task"] == 1
+    instance = db.session.scalars(select(ProcessInstance)).one()
+    assert (instance.business_key, instance.status, instance.started_by) == (order.number, "running", "dana")
+    started = db.session.scalars(select(InstanceEvent).where(InstanceEvent.kind == "started")).one()
+    assert started.detail["data"] == {"order_number": order.number, "entered_by": "dana"}
+    assert db.session.get(Order, order.id).channel == "phone"
+
+
+def test_no_deployed_process_means_no_order(catalogue):
+    with pytest.raises(NotFound, match="no deployed process 'order_process'"):
+        place()
+    assert committed() == NOTHING
+
+
+def test_a_failure_after_the_process_started_takes_the_order_back_too(catalogue, deployed, monkeypatch):
+    real_start = runtime.start
+
+    def start_then_fail(*args, **kwargs):
+        instance = real_start(*args, **kwargs)
+        assert db.session.get(ProcessInstance, instance.id) is not None  # started, not yet committed
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(runtime, "start", start_then_fail)
+    with pytest.raises(RuntimeError):
+        place()
+    assert committed() == NOTHING
+    monkeypatch.setattr(runtime, "start", real_start)
+    assert place().number.endswith("-000001"), "the failed attempt must not use up an order number"
+
+
+def test_refused_order_starts_nothing(catalogue, deployed):
+    with pytest.raises(OrderError) as refused:
+        intake.place_order("NOBODY", "fax", [LineInput("NOPE", 0)], entered_by="dana")
+    assert refused.value.errors == {"customer_code": "unknown customer 'NOBODY'", "lines.1.sku": "unknown SKU 'NOPE'"}
+    assert committed() == NOTHING
+
+
+def test_an_engine_error_keeps_order_and_process_together_for_an_admin(ctx, catalogue, deployed):
+    def broken(order_number: str) -> dict:
+        raise ValueError("intake rules unavailable")
+
+    register_operation(ctx, "check_intake", broken)
+    order = place()
+    counts = committed()
+    assert counts["customer_order"] == counts["process_instance"] == 1
+    instance = db.session.scalars(select(ProcessInstance)).one()
+    assert (instance.business_key, instance.status) == (order.number, "error")
+    assert "intake rules unavailable" in instance.error["message"]
+
+
+def test_place_order_joins_an_outer_unit_of_work(catalogue, deployed):
+    with pytest.raises(RuntimeError), runtime.unit_of_work():
+        place()
+        raise RuntimeError("the caller changed its mind")
+    assert committed() == NOTHING
+    with runtime.unit_of_work():
+        first, second = place(), place(channel="email")
+    assert (first.number[-1], second.number[-1]) == ("1", "2") and committed()["process_instance"] == 2
+    assert db.session.execute(text("select count(*) from customer_order")).scalar() == 2
