@@ -91,7 +91,7 @@ def test_every_member_of_staff_may_see_orders(client, make_user, shop, role):
 
 
 def test_header_links_to_the_orders(staff):
-    assert 'href="/orders"' in staff.get("/").text
+    assert 'href="/orders"' in staff.get("/", follow_redirects=True).text
 
 
 def test_unknown_order_is_404(staff):

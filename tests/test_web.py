@@ -1,4 +1,4 @@
-"""The pages of this foundation: log in, the process overview, and an admin's instance actions."""
+"""The pages of this foundation: log in, the home page, the process overview, and an admin's instance actions."""
 
 import pytest
 from sqlalchemy import select
@@ -16,9 +16,22 @@ def started(deployed, make_order):
     return runtime.start("order_process", order.number, {"order_number": order.number})
 
 
-def test_pages_need_login(client):
+def _sent_to_login(response) -> bool:
+    return response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("url", ["/", "/processes"])
+def test_pages_need_login(client, url):
+    assert _sent_to_login(client.get(url))
+
+
+@pytest.mark.parametrize("role", ALL)
+def test_home_sends_staff_to_the_inbox_and_the_others_to_the_overview(client, make_user, role):
+    make_user("someone", role)
+    login(client, "someone")
     response = client.get("/")
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+    assert response.status_code == 302
+    assert response.headers["Location"] == ("/processes" if role == "process_owner" else "/inbox")
 
 
 def test_login_with_wrong_password_is_refused(client, make_user):
@@ -26,17 +39,17 @@ def test_login_with_wrong_password_is_refused(client, make_user):
     page = client.get("/login")
     response = client.post("/login", data={"username": "dana", "password": "nope", "csrf_token": csrf_token(page.text)})
     assert response.status_code == 200 and "Wrong username or password" in response.text
-    assert client.get("/").status_code == 302
+    assert _sent_to_login(client.get("/"))
 
 
 def test_login_without_csrf_token_is_refused(client, make_user):
     make_user("dana", "order_desk")
     response = client.post("/login", data={"username": "dana", "password": "secret-pass"})
     assert response.status_code == 400
-    assert client.get("/").status_code == 302
+    assert _sent_to_login(client.get("/"))
 
 
-@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/instances/1"])
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/x", "/\\evil.example/x", "/instances/1"])
 def test_login_redirects_only_to_local_paths(client, make_user, target):
     make_user("dana", "order_desk")
     page = client.get(f"/login?next={target}")
@@ -51,7 +64,7 @@ def test_login_redirects_only_to_local_paths(client, make_user, target):
 def test_overview_lists_definitions_and_instances(client, make_user, started):
     make_user("dana", "order_desk")
     login(client, "dana")
-    page = client.get("/")
+    page = client.get("/processes")
     assert page.status_code == 200
     assert "order_process" in page.text and started.business_key in page.text
 
@@ -59,7 +72,7 @@ def test_overview_lists_definitions_and_instances(client, make_user, started):
 def test_overview_empty_state(client, make_user):
     make_user("dana", "order_desk")
     login(client, "dana")
-    page = client.get("/")
+    page = client.get("/processes")
     assert "Nothing is deployed yet" in page.text and "No process has been started yet" in page.text
 
 
@@ -88,7 +101,7 @@ def test_only_admins_retry_or_cancel(client, make_user, started, role, action):
 
 def _any_token(client) -> str:
     # The overview page carries the log-out form, so it always has a token for this session.
-    return csrf_token(client.get("/").text)
+    return csrf_token(client.get("/processes").text)
 
 
 def test_admin_cancels_with_reason_and_it_is_audited(client, make_user, started):
@@ -137,4 +150,4 @@ def test_logout_needs_post_with_token(client, make_user):
     login(client, "dana")
     assert client.get("/logout").status_code == 405
     assert client.post("/logout", data={"csrf_token": _any_token(client)}).status_code == 302
-    assert client.get("/").status_code == 302
+    assert _sent_to_login(client.get("/"))

@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from app.web import auth, errors, intake, orders, processes
+from app.web import auth, errors, inbox, intake, orders, processes
 
 
 def register(app: Flask) -> None:
@@ -12,3 +12,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(processes.bp)
     app.register_blueprint(intake.bp)
     app.register_blueprint(orders.bp)
+    app.register_blueprint(inbox.bp)

@@ -20,11 +20,13 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
-def _safe_next(target: str | None) -> str:
-    # Only local paths: an absolute or scheme-relative URL would make login an open redirect.
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+def safe_next(target: str | None, default: str | None = None) -> str:
+    """The target if it is a path on this site, else the default (the home page): an absolute or
+    scheme-relative URL would make a redirect after a form an open redirect."""
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and not urlsplit(target).netloc):
         return target
-    return url_for("processes.home")
+    return default or url_for("inbox.home")
 
 
 def init_app(app: Flask) -> None:
@@ -38,7 +40,7 @@ def init_app(app: Flask) -> None:
 @bp.route("/login", methods=["GET", "POST"], endpoint="login")
 def login_page():
     if current_user.is_authenticated:
-        return redirect(url_for("processes.home"))
+        return redirect(url_for("inbox.home"))
     form = LoginForm()
     if form.validate_on_submit():
         user = accounts.authenticate(form.username.data, form.password.data)
@@ -46,7 +48,7 @@ def login_page():
             flash("Wrong username or password.", "error")
         else:
             login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
 
 

@@ -3,17 +3,30 @@
 from flask import Flask, jsonify, render_template, request
 
 from app.extensions import db
-from app.workflow.errors import DeploymentRefused, InvalidData, WorkflowError
+from app.workflow.errors import Conflict, DeploymentRefused, Forbidden, InvalidData, NotFound, WorkflowError
+
+# What a person reads as the heading; the JSON answer keeps the class name.
+TITLES = {Conflict: "Changed in the meantime", Forbidden: "Not allowed", NotFound: "Not found",
+          InvalidData: "Check the form"}
 
 
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
-def _answer(status: int, title: str, message: str, details: list | None = None):
+def _reload_url() -> str | None:
+    """Where to see the current state again after a conflict: the page itself, if it can be opened."""
+    rule = request.url_rule
+    if request.method != "GET" and rule is not None and "GET" in (rule.methods or ()):
+        return request.path
+    return None
+
+
+def _answer(status: int, title: str, message: str, details: list | None = None, heading: str | None = None):
     if _wants_json():
         return jsonify(error=title, message=message, details=details or []), status
-    page = render_template("errors/error.html", status=status, title=title, message=message, details=details or [])
+    page = render_template("errors/error.html", status=status, title=heading or title, message=message,
+                           details=details or [], reload_url=_reload_url() if status == 409 else None)
     return page, status
 
 
@@ -26,7 +39,8 @@ def init_app(app: Flask) -> None:
             details = [p.as_dict() for p in error.problems]
         elif isinstance(error, InvalidData):
             details = error.errors
-        return _answer(error.status_code, type(error).__name__, str(error), details)
+        heading = next((text for kind, text in TITLES.items() if isinstance(error, kind)), None)
+        return _answer(error.status_code, type(error).__name__, str(error), details, heading)
 
     @app.errorhandler(403)
     def forbidden(error):

@@ -13,7 +13,7 @@ from app.workflow.models import HumanTask, InstanceEvent, ProcessDefinition, Pro
 bp = Blueprint("processes", __name__)
 
 
-@bp.route("/")
+@bp.route("/processes")
 @login_required
 def home():
     definitions = db.session.scalars(

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
@@ -53,13 +53,29 @@ class ProcessInstance(db.Model):
     definition: Mapped[ProcessDefinition] = relationship()
 
 
+# Tasks still waiting for a person. The inbox indexes are partial on exactly this predicate: done and
+# withdrawn tasks (most of the table, kept for the audit) stay out of them. Queries must say the same
+# condition with literal values (app.workflow.inbox.OPEN), or the planner cannot prove it uses them.
+OPEN_TASK = "state IN ('open', 'claimed')"
+
+
+def _open_task_index(name: str, *columns: str) -> Index:
+    return Index(name, *columns, postgresql_where=text(OPEN_TASK), sqlite_where=text(OPEN_TASK))
+
+
 class HumanTask(db.Model):
     """A READY user or manual task as the inbox sees it; rebuilt from the engine after every step."""
 
     __tablename__ = "human_task"
     __table_args__ = (
         UniqueConstraint("instance_id", "spiff_task_id"),
-        Index("ix_human_task_queue", "role", "state", "due_at"),
+        # One per inbox queue, each in the queue's order (due first, no deadline last, then oldest):
+        # a team's queue, the tasks someone holds, and every open task (managers); and the kinds of
+        # task, for the type filter, its options and its counts (read from the index alone).
+        _open_task_index("ix_human_task_queue", "role", "due_at", "created_at", "id"),
+        _open_task_index("ix_human_task_assignee", "assignee_id", "due_at", "created_at", "id"),
+        _open_task_index("ix_human_task_open_due", "due_at", "created_at", "id"),
+        _open_task_index("ix_human_task_open_type", "element_id", "title", "role"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -81,7 +81,11 @@ def refresh_tasks(instance: ProcessInstance, workflow, completed_by: Mapping[str
             row.state = "completed" if gone is not None and gone.state == TaskState.COMPLETED else "cancelled"
             row.completed_at = row.completed_at or now()
         else:
-            row.due_at, row.at_risk_at = _attached_deadlines(task)
+            # A boundary timer that fired (a non-interrupting deadline or warning) is no longer
+            # pending, but the task is still overdue or at risk: keep the time it had.
+            due_at, at_risk_at = _attached_deadlines(task)
+            row.due_at = due_at or row.due_at
+            row.at_risk_at = at_risk_at or row.at_risk_at
     for task_id, task in ready.items():
         if task_id in known:
             continue

@@ -1,4 +1,5 @@
-"""In real Chromium: an admin logs in, sees the running order, opens it and cancels it."""
+"""In real Chromium: an admin logs in, goes from the inbox to the processes overview, sees the running
+order, opens it and cancels it."""
 
 import pytest
 from sqlalchemy import select
@@ -19,7 +20,9 @@ def test_admin_logs_in_opens_an_instance_and_cancels_it(live_server, page, make_
     page.fill("input[name=username]", "root")
     page.fill("input[name=password]", "secret-pass")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    page.wait_for_url(f"{live_server}/inbox")  # "/" sends staff to their inbox
+    page.get_by_role("link", name="Processes", exact=True).click()
+    page.wait_for_url(f"{live_server}/processes")
     row = page.locator("tr", has_text=order.number)
     assert "running" in row.inner_text()
 

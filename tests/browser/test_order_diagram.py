@@ -21,7 +21,7 @@ def test_order_page_draws_the_diagram_with_the_open_task_marked(live_server, pag
     page.fill("input[name=username]", "wes")
     page.fill("input[name=password]", "secret-pass")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    page.wait_for_url(f"{live_server}/inbox")  # "/" sends staff to their inbox
     page.click("header >> text=Orders")
     page.wait_for_url(f"{live_server}/orders")
     page.click(f"text={order.number}")
@@ -49,7 +49,7 @@ def test_a_version_without_layout_says_so_instead_of_drawing(live_server, page, 
     page.fill("input[name=username]", "wes")
     page.fill("input[name=password]", "secret-pass")
     page.click("button[type=submit]")
-    page.wait_for_url(f"{live_server}/")
+    page.wait_for_url(f"{live_server}/inbox")  # "/" sends staff to their inbox
     page.goto(f"{live_server}/orders/{order.number}")
     page.wait_for_selector("#diagram[data-diagram-state=failed]")
     assert "The diagram cannot be shown" in page.inner_text("#diagram")

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: c5ca4faa34eb
+Revision ID: ed35072adfb0
 Revises: 
-Create Date: 2026-11-28 06:25:25.156223
+Create Date: 2026-11-28 06:38:54.229352
 
 """
 from alembic import op
@@ -12,7 +12,7 @@ import app.sqltypes
 
 
 # revision identifiers, used by Alembic.
-revision = 'c5ca4faa34eb'
+revision = 'ed35072adfb0'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -194,8 +194,11 @@ def upgrade():
     sa.UniqueConstraint('instance_id', 'spiff_task_id', name=op.f('uq_human_task_instance_id'))
     )
     with op.batch_alter_table('human_task', schema=None) as batch_op:
+        batch_op.create_index('ix_human_task_assignee', ['assignee_id', 'due_at', 'created_at', 'id'], unique=False, postgresql_where=sa.text("state IN ('open', 'claimed')"), sqlite_where=sa.text("state IN ('open', 'claimed')"))
         batch_op.create_index(batch_op.f('ix_human_task_business_key'), ['business_key'], unique=False)
-        batch_op.create_index('ix_human_task_queue', ['role', 'state', 'due_at'], unique=False)
+        batch_op.create_index('ix_human_task_open_due', ['due_at', 'created_at', 'id'], unique=False, postgresql_where=sa.text("state IN ('open', 'claimed')"), sqlite_where=sa.text("state IN ('open', 'claimed')"))
+        batch_op.create_index('ix_human_task_open_type', ['element_id', 'title', 'role'], unique=False, postgresql_where=sa.text("state IN ('open', 'claimed')"), sqlite_where=sa.text("state IN ('open', 'claimed')"))
+        batch_op.create_index('ix_human_task_queue', ['role', 'due_at', 'created_at', 'id'], unique=False, postgresql_where=sa.text("state IN ('open', 'claimed')"), sqlite_where=sa.text("state IN ('open', 'claimed')"))
 
     op.create_table('instance_event',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -381,8 +384,11 @@ def downgrade():
 
     op.drop_table('instance_event')
     with op.batch_alter_table('human_task', schema=None) as batch_op:
-        batch_op.drop_index('ix_human_task_queue')
+        batch_op.drop_index('ix_human_task_queue', postgresql_where=sa.text("state IN ('open', 'claimed')"), sqlite_where=sa.text("state IN ('open', 'claimed')"))
+        batch_op.drop_index('ix_human_task_open_type', postgresql_where=sa.text("state IN ('open', 'claimed')"), sqlite_where=sa.text("state IN ('open', 'claimed')"))
+        batch_op.drop_index('ix_human_task_open_due', postgresql_where=sa.text("state IN ('open', 'claimed')"), sqlite_where=sa.text("state IN ('open', 'claimed')"))
         batch_op.drop_index(batch_op.f('ix_human_task_business_key'))
+        batch_op.drop_index('ix_human_task_assignee', postgresql_where=sa.text("state IN ('open', 'claimed')"), sqlite_where=sa.text("state IN ('open', 'claimed')"))
 
     op.drop_table('human_task')
     op.drop_table('user_role')

@@ -1,0 +1,192 @@
+"""The staff inbox: the queues, a task's page with its form, and claim, release and reassign."""
+
+from datetime import datetime, timedelta
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app import forms
+from app.accounts.roles import LANE_ROLES, MANAGER
+from app.clock import now
+from app.extensions import db
+from app.web.access import roles_required
+from app.web.auth import safe_next
+from app.web.task_form import TaskForm
+from app.workflow import InvalidData, inbox, runtime
+from app.workflow.models import HumanTask
+
+bp = Blueprint("inbox", __name__)
+
+QUEUE_LABELS = {"mine": "Mine", "team": "My team", "all": "Everyone"}
+DUE_LABELS = {"overdue": "Overdue", "at_risk": "At risk", "on_time": "On time", "no_deadline": "No deadline"}
+EMPTY = {
+    "mine": "Nothing assigned to you. Claim a task from your team's queue.",
+    "team": "Nothing waiting for your team.",
+    "all": "Nothing waiting for anyone.",
+}
+
+inbox_required = roles_required(*LANE_ROLES)  # admins too, as everywhere
+
+
+@bp.app_template_global()
+def may_use_inbox(user) -> bool:
+    return user.is_authenticated and inbox.may_use(user)
+
+
+@bp.app_template_global()
+def can_claim(task: HumanTask) -> bool:
+    return inbox.may_claim(current_user, task)
+
+
+@bp.app_template_global()
+def can_release(task: HumanTask) -> bool:
+    return inbox.may_release(current_user, task)
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(abs(delta.total_seconds()) // 60)
+    if minutes < 1:
+        return "less than a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 10:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    if hours < 48:
+        return f"{hours} h"
+    return f"{hours // 24} d"
+
+
+@bp.app_template_filter()
+def relative(moment: datetime | None) -> str:
+    """'in 3 h', '2 d ago': a moment from the app clock's now."""
+    if moment is None:
+        return ""
+    delta = moment - now()
+    return f"in {_span(delta)}" if delta.total_seconds() >= 0 else f"{_span(delta)} ago"
+
+
+@bp.app_template_global()
+def due_badge(task: HumanTask) -> dict:
+    """The due state of a task as the inbox shows it: a class for its colour and words for it."""
+    at = now()
+    state = inbox.due_state(task, at)
+    if state == "overdue":
+        text = f"Overdue by {_span(at - task.due_at)}"
+    elif state == "no_deadline":
+        text = "No deadline"
+    else:
+        text = f"Due {relative(task.due_at)}" if task.due_at else "Due soon"
+        if state == "at_risk":
+            text = f"At risk · {text.lower()}" if task.due_at else "At risk"
+    when = task.due_at.strftime("%Y-%m-%d %H:%M UTC") if task.due_at else ""
+    return {"state": state, "text": text, "when": when}
+
+
+@bp.route("/")
+@login_required
+def home():
+    """Staff start in their inbox; the others at the processes overview."""
+    return redirect(url_for("inbox.index" if inbox.may_use(current_user) else "processes.home"))
+
+
+def _page_number() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+@bp.route("/inbox")
+@inbox_required
+def index():
+    queue = request.args.get("queue") or None
+    filters = inbox.Filters.parse(request.args.get("type"), request.args.get("q"), request.args.get("due"))
+    view = inbox.open_queue(current_user, queue, filters, _page_number())
+    return render_template(
+        "inbox/index.html", view=view, queue_labels=QUEUE_LABELS, due_labels=DUE_LABELS,
+        empty=EMPTY[view.queue], here=request.full_path.rstrip("?"),
+    )
+
+
+def _back(default: str) -> str:
+    return safe_next(request.form.get("next"), default)
+
+
+@bp.route("/tasks/<int:task_id>/claim", methods=["POST"])
+@inbox_required
+def claim(task_id: int):
+    task = inbox.claim(task_id, current_user)
+    db.session.commit()
+    flash(f"You claimed {task.title} for {task.business_key}.", "success")
+    return redirect(_back(url_for("inbox.index")))
+
+
+@bp.route("/tasks/<int:task_id>/release", methods=["POST"])
+@inbox_required
+def release(task_id: int):
+    task = inbox.release(task_id, current_user)
+    db.session.commit()
+    flash(f"{task.title} for {task.business_key} is back with the {task.role} team.", "success")
+    return redirect(_back(url_for("inbox.index")))
+
+
+@bp.route("/tasks/<int:task_id>/reassign", methods=["POST"])
+@roles_required(MANAGER)
+def reassign(task_id: int):
+    try:
+        assignee_id = int(request.form.get("assignee_id", ""))
+    except ValueError:
+        abort(400)
+    task = inbox.reassign(task_id, assignee_id, current_user)
+    db.session.commit()
+    flash(f"{task.title} for {task.business_key} was reassigned.", "success")
+    return redirect(_back(url_for("inbox.task", task_id=task.id)))
+
+
+def _task_form(task: HumanTask) -> TaskForm:
+    return TaskForm(forms.load(task.form_key) if task.form_key else None)
+
+
+def _render_task(task: HumanTask, form: TaskForm, status: int = 200, version: int | None = None):
+    """The task page; a form sent back with messages keeps the version it was opened at, so a
+    change by someone else in between is still noticed."""
+    instance = inbox.instance_summary(task)
+    oversees = inbox.oversees(current_user)
+    assignees = []
+    if oversees and task.state in inbox.OPEN_STATES:
+        assignees = [person for person in inbox.eligible_assignees(task) if person.id != task.assignee_id]
+    page = render_template(
+        "inbox/task.html", task=task, form=form, instance=instance,
+        lock_version=instance.lock_version if version is None else version,
+        may_work=inbox.may_work(current_user, task), oversees=oversees, assignees=assignees,
+        assignee=inbox.assignee_name(task), timeline=inbox.timeline(task),
+        submitted=form.describe(inbox.submitted_data(task)) if task.state == "completed" else [],
+    )
+    return page, status
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+@inbox_required
+def task(task_id: int):
+    item = inbox.task_for(current_user, task_id)
+    form = _task_form(item)
+    if request.method == "GET":
+        return _render_task(item, form)
+    if item.state not in inbox.OPEN_STATES:
+        raise inbox.not_open(item)
+    try:
+        version = int(request.form.get("lock_version", ""))
+    except ValueError:
+        abort(400)
+    inbox.require_work(current_user, item)
+    if not form.read(request.form):
+        return _render_task(item, form, 422, version)
+    try:
+        runtime.complete_task(item.instance_id, item.spiff_task_id, form.data, user=current_user,
+                              expected_version=version)
+    except InvalidData as error:
+        form.add_errors(error.errors)
+        return _render_task(item, form, 422, version)
+    flash(f"{item.title} for {item.business_key} is done.", "success")
+    return redirect(url_for("inbox.index"))
