@@ -22,25 +22,24 @@ import sqlite3
 import statistics
 import sys
 import tempfile
-import uuid
 from collections import Counter
 from importlib.metadata import version
 from pathlib import Path
 from time import perf_counter
-from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python bench/engine.py` puts bench/, not the root, on the path
 
 from SpiffWorkflow import TaskState  # noqa: E402
-from sqlalchemy import create_engine, event, select, text  # noqa: E402
+from sqlalchemy import event, select, text  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.workflow import definitions, deployment, engine, runtime  # noqa: E402
 from app.workflow.models import HumanTask, ProcessInstance  # noqa: E402
 from app.workflow.sandbox import SandboxScriptEngine  # noqa: E402
+from tests.support import PostgresSchema  # noqa: E402
 
 BPMN = Path(__file__).resolve().parent / "ten_tasks.bpmn"
 PROCESS_KEY = "bench_ten_tasks"
@@ -110,25 +109,6 @@ class RawLoop:
 
 # --- the same steps through the runtime ----------------------------------------------------------------
 
-
-class PostgresSchema:
-    """A fresh schema whose URL makes every connection search only it (as tests/support.py does)."""
-
-    def __init__(self, url: str):
-        self.base_url = url
-        self.name = f"bench_{uuid.uuid4().hex[:12]}"
-        self.admin = create_engine(url, isolation_level="AUTOCOMMIT")
-
-    def __enter__(self) -> str:
-        with self.admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{self.name}"'))
-        separator = "&" if "?" in self.base_url else "?"
-        return f"{self.base_url}{separator}options={quote(f'-csearch_path={self.name}')}"
-
-    def __exit__(self, *exc):
-        with self.admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{self.name}" CASCADE'))
-        self.admin.dispose()
 
 
 class RuntimeLoop:
@@ -317,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
 
     schema = None
     if args.postgres:
-        schema = PostgresSchema(args.postgres)
+        schema = PostgresSchema(args.postgres, prefix="bench")
         try:
             postgres_url = schema.__enter__()
         except Exception as error:  # no server, wrong URL, no rights: say so and stop

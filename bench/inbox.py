@@ -20,13 +20,12 @@ import uuid
 from datetime import timedelta
 from pathlib import Path
 from time import perf_counter
-from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # `python bench/inbox.py` puts bench/, not the root, on the path
 
-from sqlalchemy import create_engine, insert, select, text  # noqa: E402
+from sqlalchemy import insert, select, text  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.accounts.models import User  # noqa: E402
@@ -35,6 +34,7 @@ from app.clock import now  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.workflow import inbox  # noqa: E402
 from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance  # noqa: E402
+from tests.support import PostgresSchema  # noqa: E402
 
 LANES = [  # (role, element id, title, share of the open tasks)
     ("warehouse", "pick_and_pack", "Pick and pack", 0.40),
@@ -49,23 +49,6 @@ LANES = [  # (role, element id, title, share of the open tasks)
 INSTANCES = 100_000
 BATCH = 10_000
 
-
-class PostgresSchema:
-    def __init__(self, url: str):
-        self.base_url = url
-        self.name = f"bench_{uuid.uuid4().hex[:12]}"
-        self.admin = create_engine(url, isolation_level="AUTOCOMMIT")
-
-    def __enter__(self) -> str:
-        with self.admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{self.name}"'))
-        separator = "&" if "?" in self.base_url else "?"
-        return f"{self.base_url}{separator}options={quote(f'-csearch_path={self.name}')}"
-
-    def __exit__(self, *exc):
-        with self.admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{self.name}" CASCADE'))
-        self.admin.dispose()
 
 
 COLUMNS = ("instance_id", "spiff_task_id", "element_id", "business_key", "title", "form_key", "role", "instructions",
@@ -212,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             run("SQLite", f"sqlite:///{tmp}/bench.sqlite", args)
     if args.postgres:
-        schema = PostgresSchema(args.postgres)
+        schema = PostgresSchema(args.postgres, prefix="bench")
         url = schema.__enter__()
         try:
             run("PostgreSQL", url, args)

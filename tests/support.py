@@ -42,15 +42,16 @@ def postgres_problem() -> str | None:
 class PostgresSchema:
     """A fresh schema per test: every connection of the URL it gives searches only that schema."""
 
-    def __init__(self):
-        self.name = f"t_{uuid.uuid4().hex[:16]}"
-        self.admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    def __init__(self, url: str = POSTGRES_URL, prefix: str = "t"):
+        self.base_url = url
+        self.name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+        self.admin = create_engine(url, isolation_level="AUTOCOMMIT")
 
     def __enter__(self) -> str:
         with self.admin.connect() as connection:
             connection.execute(text(f'CREATE SCHEMA "{self.name}"'))
-        separator = "&" if "?" in POSTGRES_URL else "?"
-        return f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={self.name}')}"
+        separator = "&" if "?" in self.base_url else "?"
+        return f"{self.base_url}{separator}options={quote(f'-csearch_path={self.name}')}"
 
     def __exit__(self, *exc):
         with self.admin.connect() as connection:
