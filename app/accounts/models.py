@@ -20,6 +20,8 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(120))
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(default=True)
+    # The language the user reads the interface in; one of app.i18n.LANGUAGES.
+    locale: Mapped[str] = mapped_column(String(10), default="en", server_default="en")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     role_rows: Mapped[list["UserRole"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
