@@ -1,7 +1,14 @@
-"""Task forms: `forms/<form_key>.json` is a JSON Schema for the data one kind of human task takes."""
+"""Task forms: `forms/<form_key>.json` is a JSON Schema for the data one kind of human task takes.
+
+Two Orderly keywords let a form depend on the case at hand, by the instance's business key:
+`"x-orderly-choices": "<provider>"` on a field limits its values to what CHOICES[provider] lists,
+and `"x-orderly-check": "<check>"` on the form runs CHECKS[check] over the cleaned data, which
+returns {field: message} for what the domain refuses. Feature packages register both.
+"""
 
 import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,6 +16,11 @@ from flask import current_app
 from jsonschema import Draft202012Validator
 
 FORM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,79}$")
+
+# provider name → f(business_key) → [(value, label)]
+CHOICES: dict[str, Callable[[str | None], list[tuple[str, str]]]] = {}
+# check name → f(business_key, cleaned data) → {field: message}
+CHECKS: dict[str, Callable[[str | None, dict], dict[str, str]]] = {}
 
 
 class FormError(ValueError):
@@ -44,7 +56,24 @@ def load(form_key: str) -> dict:
     return _load(path, path.stat().st_mtime)
 
 
-def clean(form_key: str | None, data: dict) -> dict:
+def for_case(schema: dict, business_key: str | None) -> dict:
+    """The schema with every case-dependent field's choices filled in as `oneOf` constants."""
+    properties = schema.get("properties", {})
+    dynamic = {name: spec["x-orderly-choices"] for name, spec in properties.items()
+               if isinstance(spec, dict) and "x-orderly-choices" in spec}
+    if not dynamic:
+        return schema
+    resolved = {**schema, "properties": dict(properties)}
+    for name, provider in dynamic.items():
+        if provider not in CHOICES:
+            raise FormError(f"field '{name}' names unknown choices '{provider}'")
+        options = CHOICES[provider](business_key) or [("", "(nothing to choose)")]
+        resolved["properties"][name] = {**properties[name],
+                                        "oneOf": [{"const": value, "title": label} for value, label in options]}
+    return resolved
+
+
+def clean(form_key: str | None, data: dict, business_key: str | None = None) -> dict:
     """The submitted data if it fits the form; only declared fields pass."""
     if not isinstance(data, dict):
         raise FormError("the submitted data must be an object")
@@ -52,7 +81,7 @@ def clean(form_key: str | None, data: dict) -> dict:
         if data:
             raise FormError("this task takes no data", [f"'{k}' is not a field of this task" for k in data])
         return {}
-    schema = load(form_key)
+    schema = for_case(load(form_key), business_key)
     declared = schema.get("properties", {})
     undeclared = sorted(set(data) - set(declared))
     if undeclared:
@@ -69,4 +98,13 @@ def clean(form_key: str | None, data: dict) -> dict:
         )
     # Optional fields left out take the schema's default, so the diagram can always read them.
     defaults = {name: field["default"] for name, field in declared.items() if "default" in field and name not in data}
-    return {**defaults, **data}
+    cleaned = {**defaults, **data}
+    check = schema.get("x-orderly-check")
+    if check is not None:
+        if check not in CHECKS:
+            raise FormError(f"form '{form_key}' names unknown check '{check}'")
+        refused = CHECKS[check](business_key, cleaned)
+        if refused:
+            raise FormError("the submission cannot be carried out",
+                            [f"{name}: {message}" for name, message in refused.items()])
+    return cleaned

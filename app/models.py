@@ -2,9 +2,10 @@
 
 from app.accounts.models import User, UserRole  # noqa: F401
 from app.api.models import ApiClient  # noqa: F401
-from app.billing.models import DunningNotice, Invoice, Payment  # noqa: F401
+from app.billing.models import CreditNote, DunningNotice, Invoice, Payment, Refund  # noqa: F401
 from app.catalog.models import Product, StockMove  # noqa: F401
 from app.customers.models import Customer  # noqa: F401
+from app.exceptions.models import ExceptionCase, NonConformance  # noqa: F401
 from app.fulfilment.models import Shipment, ShipmentLine  # noqa: F401
 from app.notifications.models import OutboxMessage  # noqa: F401
 from app.numbering import NumberSequence  # noqa: F401

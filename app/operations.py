@@ -10,6 +10,7 @@ from collections.abc import Callable
 from app.billing import service as billing
 from app.catalog import service as catalog
 from app.clock import now
+from app.exceptions import service as exception_cases
 from app.fulfilment import service as fulfilment
 from app.notifications import service as outbox
 from app.orders import checks
@@ -136,7 +137,14 @@ def cancel_order(order_number: str, reason: str) -> dict:
 
 @operation
 def reserve_stock(order_number: str) -> dict:
-    return fulfilment.reserve(_order(order_number))
+    """Reserve what stock allows. `stockout` says a stocked product is short and nobody has decided
+    yet what to do about it (made-to-order lines go to production instead)."""
+    order = _order(order_number)
+    state = fulfilment.reserve(order)
+    ready = state["all_reserved"] or (state["allow_partial"] and state["ready_qty"] > 0)
+    short_of_stock = any(not line["make_to_order"] for line in state["short"])
+    state["stockout"] = short_of_stock and not ready and not exception_cases.stockout_decided(order)
+    return state
 
 
 @operation
@@ -237,3 +245,7 @@ def complete_order(order_number: str) -> dict:
     order.archived_at = now()
     outbox.queue(order, "follow_up", f"{order.number}:follow_up")
     return {"archived_at": order.archived_at.isoformat()}
+
+
+# The exception process's verbs (and the order process's verbs for exceptions) register themselves.
+from app.exceptions import operations as _exception_operations  # noqa: E402,F401

@@ -130,7 +130,7 @@ def task_ids_on_page(html: str) -> list[int]:
 @pytest.fixture
 def lanes(deployed, make_order) -> dict[str, HumanTask]:
     """An open task in three lanes of the order process, by role: review, pack (a number and a note)
-    and check (a box that must be ticked)."""
+    and check (a box that may be left unticked: the goods don't match)."""
     tasks = {task.role: task for task in (start_order(make_order, steps) for steps in (0, 2, 3))}
     assert {role: t.element_id for role, t in tasks.items()} == {
         "order_desk": "review_order", "warehouse": "pack_goods", "logistics": "check_goods"}
@@ -516,8 +516,9 @@ def test_task_page_renders_the_form_from_its_schema(client, lanes, make_order):
     html = page.text
     assert f"<h1>{check.title} <span" in html and check.business_key in html
     assert check.instructions and f'<div class="instructions">{escape(check.instructions)}</div>' in html
-    assert re.search(r'<input type="checkbox" name="goods_match" value="true" required>\s*'
-                     r'The goods match the order <span class="req"', html)
+    # A plain checkbox: unticked is an answer (the goods don't match), so it is neither required nor marked.
+    assert re.search(r'<input type="checkbox" name="goods_match" value="true" aria-describedby="help-goods_match">\s*'
+                     r'The goods match the order\s*</label>', html)
     version = db.session.get(ProcessInstance, check.instance_id).lock_version
     assert f'name="lock_version" value="{version}"' in html
     assert "started" in html and "task completed" in html  # the instance's timeline
@@ -627,7 +628,7 @@ def test_fields_the_form_does_not_declare_are_refused(client, lanes):
     (2, {"pack_note": "no count"}, "packages", "Required."),
     (2, {"packages": "2", "pack_note": "x" * 2001}, "pack_note", "At most 2000 characters (this has 2001)."),
     (2, {"packages": ["1", "2"]}, "packages", "Give one value."),
-    (3, {"check_note": "looks fine"}, "goods_match", "Tick this box to go on."),
+    (1, {"pick_note": "all there"}, "picked", "Tick this box to go on."),
     (3, {"goods_match": "maybe"}, "goods_match", "Tick the box or leave it empty."),
     (4, {"carrier": "  ", "tracking_number": "1"}, "carrier", "Required."),
     (4, {"carrier": "DHL", "tracking_number": "x" * 81}, "tracking_number", "At most 80 characters (this has 81)."),

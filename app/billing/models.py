@@ -1,4 +1,5 @@
-"""Invoices, the payments against them, and the dunning notices sent while they are overdue."""
+"""Invoices, the payments against them, the dunning notices sent while they are overdue, and what
+is given back: credit notes against an invoice and refunds of money received."""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,9 +21,11 @@ class Invoice(db.Model):
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customer.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     paid_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"))
+    credited_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2), default=Decimal("0"), server_default="0")
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     due_date: Mapped[date] = mapped_column(Date)
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open, overdue, paid, cancelled
+    # open, overdue, paid, cancelled (written off), credited (a credit note cancelled it)
+    status: Mapped[str] = mapped_column(String(20), default="open")
     dunning_level: Mapped[int] = mapped_column(default=0)
 
     payments: Mapped[list["Payment"]] = relationship(back_populates="invoice", order_by="Payment.id")
@@ -30,7 +33,7 @@ class Invoice(db.Model):
 
     @property
     def balance(self) -> Decimal:
-        return self.amount - self.paid_amount
+        return self.amount - self.paid_amount - self.credited_amount
 
 
 class Payment(db.Model):
@@ -56,3 +59,35 @@ class DunningNotice(db.Model):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
 
     invoice: Mapped[Invoice] = relationship(back_populates="notices")
+
+
+class CreditNote(db.Model):
+    """Takes back all or part of an invoice: for an invoice error, a return, or a compensation."""
+
+    __tablename__ = "credit_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("customer_order.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+    invoice: Mapped[Invoice] = relationship()
+
+
+class Refund(db.Model):
+    """Money paid back to the customer; above a limit it needs an approval before the payout."""
+
+    __tablename__ = "refund"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("customer_order.id"), index=True)
+    exception_id: Mapped[int | None] = mapped_column(ForeignKey("exception_case.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    status: Mapped[str] = mapped_column(String(20), default="requested")  # requested, approved, rejected, paid
+    requested_by: Mapped[str] = mapped_column(String(80))
+    approved_by: Mapped[str] = mapped_column(String(80), default="")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import select
 
-from app.billing.models import DunningNotice, Invoice, Payment
+from app.billing.models import CreditNote, DunningNotice, Invoice, Payment, Refund
 from app.clock import now
 from app.extensions import db
 from app.numbering import next_number
@@ -22,7 +22,8 @@ class BillingError(ValueError):
 
 
 def invoice_for(order: Order) -> Invoice | None:
-    return next((invoice for invoice in _invoices(order) if invoice.status != "cancelled"), None)
+    return next((invoice for invoice in reversed(_invoices(order)) if invoice.status not in ("cancelled", "credited")),
+                None)
 
 
 def _invoices(order: Order) -> list[Invoice]:
@@ -33,7 +34,7 @@ def issue_invoice(order: Order) -> Invoice:
     """Invoice what was delivered, due after the customer's payment terms."""
     if invoice_for(order) is not None:
         raise BillingError(f"{order.number} is already invoiced")
-    amount = sum((line.unit_price * line.shipped_qty for line in order.lines), Decimal("0"))
+    amount = sum((line.unit_price * (line.shipped_qty - line.returned_qty) for line in order.lines), Decimal("0"))
     terms = order.customer.payment_terms_days if order.customer else 30
     invoice = Invoice(number=next_number("INV"), order_id=order.id, customer_id=order.customer_id, amount=amount,
                       due_date=now().date() + timedelta(days=terms))
@@ -107,3 +108,82 @@ def write_off(order: Order) -> Invoice:
     invoice.status = "cancelled"
     db.session.flush()
     return invoice
+
+
+# Giving back -----------------------------------------------------------------------------------
+
+def credit(order: Order, amount, reason: str) -> CreditNote:
+    """A credit note against the order's invoice: the customer owes that much less."""
+    invoice = invoice_for(order)
+    if invoice is None:
+        raise BillingError(f"{order.number} has no invoice to credit")
+    amount = parse_amount(amount)
+    if amount > invoice.balance:
+        raise BillingError(f"{amount} is more than the {invoice.balance} still open on {invoice.number}")
+    note = CreditNote(number=next_number("CN"), invoice_id=invoice.id, order_id=order.id, amount=amount,
+                      reason=reason[:300])
+    db.session.add(note)
+    invoice.credited_amount += amount
+    if invoice.balance == 0:
+        invoice.status = "credited" if invoice.paid_amount == 0 else "paid"
+        orders.set_status(order, "credited" if invoice.paid_amount == 0 else "paid", kind="payment_status")
+    db.session.flush()
+    return note
+
+
+def reissue(order: Order, amount, reason: str) -> tuple[CreditNote, Invoice]:
+    """An invoice was wrong: credit what is still open on it and issue a corrected one for `amount`."""
+    invoice = invoice_for(order)
+    if invoice is None:
+        raise BillingError(f"{order.number} has no invoice to correct")
+    if invoice.paid_amount:
+        raise BillingError(f"{invoice.number} is already partly paid; credit the difference instead")
+    amount = parse_amount(amount)
+    note = credit(order, invoice.balance, reason)
+    corrected = Invoice(number=next_number("INV"), order_id=order.id, customer_id=order.customer_id, amount=amount,
+                        due_date=invoice.due_date)
+    db.session.add(corrected)
+    orders.set_status(order, "invoiced", kind="payment_status")
+    db.session.flush()
+    return note, corrected
+
+
+def paid_total(order: Order) -> Decimal:
+    return sum((invoice.paid_amount for invoice in _invoices(order)), Decimal("0"))
+
+
+def request_refund(order: Order, amount, requested_by: str, exception_id: int | None = None) -> Refund:
+    amount = parse_amount(amount)
+    refunded = sum((r.amount for r in refunds_of(order) if r.status in ("approved", "paid")), Decimal("0"))
+    if amount > paid_total(order) - refunded:
+        raise BillingError(f"{amount} is more than the {paid_total(order) - refunded} paid and not refunded")
+    refund = Refund(order_id=order.id, exception_id=exception_id, amount=amount, requested_by=requested_by)
+    db.session.add(refund)
+    db.session.flush()
+    return refund
+
+
+def refunds_of(order: Order) -> list[Refund]:
+    return list(db.session.scalars(select(Refund).where(Refund.order_id == order.id).order_by(Refund.id)))
+
+
+def decide_refund(refund: Refund, approved: bool, by: str) -> Refund:
+    """Approve and pay out, or reject. The approver is never the one who asked for it."""
+    if refund.status != "requested":
+        raise BillingError(f"the refund is already {refund.status}")
+    if by == refund.requested_by:
+        raise BillingError("a refund needs a second person to approve it")
+    refund.approved_by = by
+    if not approved:
+        refund.status = "rejected"
+        return refund
+    refund.status, refund.paid_at = "paid", now()
+    order = db.session.get(Order, refund.order_id)
+    invoice = invoice_for(order) or next(iter(_invoices(order)), None)
+    if invoice is not None:
+        invoice.paid_amount -= refund.amount
+        invoice.credited_amount += refund.amount  # what was paid back is no longer owed either
+    if order.payment_status in ("paid", "partly_paid", "credited"):
+        orders.set_status(order, "refunded", kind="payment_status")
+    db.session.flush()
+    return refund

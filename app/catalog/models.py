@@ -33,7 +33,8 @@ class Product(db.Model):
 
 
 class StockMove(db.Model):
-    """Every change to stock, with its reason: reserve, release, issue (shipped), receipt."""
+    """Every change to stock, with its reason: reserve, release, issue (shipped), receipt, return,
+    write_off (defective goods), count (a stock count corrected the book)."""
 
     __tablename__ = "stock_move"
 

@@ -45,8 +45,30 @@ def issue(product: Product, quantity: int, order_number: str) -> None:
     _move(product, "issue", quantity, order_number)
 
 
-def receive(product: Product, quantity: int, order_number: str | None, note: str = "") -> None:
+def receive(product: Product, quantity: int, order_number: str | None, note: str = "", kind: str = "receipt") -> None:
     if quantity <= 0:
         raise StockError("a receipt needs a positive quantity")
     product.on_hand += quantity
-    _move(product, "receipt", quantity, order_number, note)
+    _move(product, kind, quantity, order_number, note)
+
+
+def write_off(product: Product, quantity: int, order_number: str | None, note: str) -> None:
+    """Reserved goods that are defective leave stock."""
+    if quantity > product.reserved:
+        raise StockError(f"{product.sku}: cannot write off {quantity}, only {product.reserved} reserved")
+    product.reserved -= quantity
+    product.on_hand -= quantity
+    _move(product, "write_off", quantity, order_number, note)
+
+
+def adjust(product: Product, counted: int, note: str) -> int:
+    """A stock count found `counted` on the shelf: the book follows. Returns the difference."""
+    if counted < 0:
+        raise StockError("a count cannot be negative")
+    if counted < product.reserved:
+        raise StockError(f"{product.sku}: {product.reserved} are reserved for orders; a count of {counted} "
+                         "needs those orders looked at first")
+    difference = counted - product.on_hand
+    product.on_hand = counted
+    _move(product, "count", difference, None, note)
+    return difference

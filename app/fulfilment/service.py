@@ -10,6 +10,8 @@ from app.numbering import next_number
 from app.orders import service as orders
 from app.orders.models import Order
 
+PREPARING = ("picking", "packed", "checked")
+
 
 class FulfilmentError(ValueError):
     pass
@@ -45,8 +47,8 @@ def book_production(order: Order, note: str = "") -> dict:
 
 def open_shipment(order: Order) -> Shipment | None:
     return db.session.scalar(
-        select(Shipment).where(Shipment.order_id == order.id, Shipment.status != "shipped",
-                               Shipment.status != "delivered").order_by(Shipment.id.desc())
+        select(Shipment).where(Shipment.order_id == order.id, Shipment.status.in_(PREPARING))
+        .order_by(Shipment.id.desc())
     )
 
 
@@ -100,3 +102,89 @@ def confirm_delivery(order: Order) -> None:
         shipment.status, shipment.delivered_at = "delivered", now()
     orders.set_status(order, "delivered", kind="shipment_status")
     orders.set_status(order, "delivered")
+
+
+# When things go wrong ----------------------------------------------------------------------------
+
+def release_reservations(order: Order) -> int:
+    """Give back every unit reserved for the order; picked goods go back to the shelf with them."""
+    released = 0
+    for line in order.lines:
+        if line.reserved_qty and line.product is not None:
+            catalog.release(line.product, line.reserved_qty, order.number)
+            released += line.reserved_qty
+            line.reserved_qty = 0
+    shipment = open_shipment(order)
+    if shipment is not None:
+        shipment.status = "cancelled"
+    db.session.flush()
+    return released
+
+
+def scrap(order: Order, sku: str, quantity: int, note: str) -> None:
+    """Defective goods picked for the order leave stock for good (a quality hold)."""
+    line = next((line for line in order.lines if line.sku == sku), None)
+    if line is None or line.product is None:
+        raise FulfilmentError(f"{order.number} has no line for {sku}")
+    if not 0 < quantity <= line.reserved_qty:
+        raise FulfilmentError(f"only {line.reserved_qty} of {sku} are reserved for {order.number}")
+    catalog.write_off(line.product, quantity, order.number, note)
+    line.reserved_qty -= quantity
+    db.session.flush()
+
+
+def take_back(order: Order, note: str) -> int:
+    """Everything shipped comes back into stock (a refused delivery, a return)."""
+    back = 0
+    for line in order.lines:
+        returning = line.shipped_qty - line.returned_qty
+        if returning > 0 and line.product is not None:
+            catalog.receive(line.product, returning, order.number, note, kind="return")
+            line.returned_qty += returning
+            back += returning
+    for shipment in db.session.scalars(select(Shipment).where(Shipment.order_id == order.id,
+                                                              Shipment.status.in_(("shipped", "delivered")))):
+        shipment.status = "returned"
+    if back:
+        orders.set_status(order, "returned", kind="shipment_status")
+    db.session.flush()
+    return back
+
+
+def write_off_in_transit(order: Order) -> int:
+    """Goods the carrier lost or damaged: the customer is not charged for them (the carrier is)."""
+    lost = 0
+    for line in order.lines:
+        gone = line.shipped_qty - line.returned_qty
+        line.returned_qty += gone
+        lost += gone
+    db.session.flush()
+    return lost
+
+
+def reship(order: Order, carrier: str, tracking_number: str) -> Shipment:
+    """Send again what the last shipment carried (it was lost or damaged), from stock, at once."""
+    last = db.session.scalar(select(Shipment).where(Shipment.order_id == order.id,
+                                                    Shipment.status.in_(("shipped", "delivered")))
+                             .order_by(Shipment.id.desc()))
+    if last is None:
+        raise FulfilmentError(f"{order.number} has no shipment to send again")
+    if not carrier.strip() or not tracking_number.strip():
+        raise FulfilmentError("a carrier and a tracking number are needed")
+    lines = {line.id: line for line in order.lines}
+    for item in last.lines:
+        product = lines[item.order_line_id].product
+        if product is None or product.available < item.quantity:
+            raise FulfilmentError(f"not enough {item.sku} in stock to ship again "
+                                  f"({product.available if product else 0} available, {item.quantity} needed)")
+    replacement = Shipment(number=next_number("SH"), order_id=order.id, status="shipped", carrier=carrier.strip(),
+                           tracking_number=tracking_number.strip(), shipped_at=now(),
+                           lines=[ShipmentLine(order_line_id=i.order_line_id, sku=i.sku, quantity=i.quantity)
+                                  for i in last.lines])
+    for item in last.lines:
+        product = lines[item.order_line_id].product
+        catalog.reserve(product, item.quantity, order.number)
+        catalog.issue(product, item.quantity, order.number)
+    db.session.add(replacement)
+    db.session.flush()
+    return replacement

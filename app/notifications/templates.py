@@ -37,4 +37,36 @@ TEMPLATES = {
         "en": ("How was your order {order}?", "Dear {customer},\n\nthank you for order {order}. How did we do?"),
         "zh": ("您对订单 {order} 满意吗？", "尊敬的 {customer}：\n\n感谢您的订单 {order}。欢迎提出您的意见。"),
     },
+    "exception_received": {
+        "en": ("We are looking into your order {order} ({exception})",
+               "Dear {customer},\n\nwe have registered a {subject} on order {order} as {exception}: {summary}\n"
+               "We are working on it and will tell you how it is resolved."),
+        "zh": ("我们正在处理您的订单 {order}（{exception}）",
+               "尊敬的 {customer}：\n\n我们已将订单 {order} 的问题登记为 {exception}：{summary}\n我们正在处理，并会告知您处理结果。"),
+    },
+    "exception_resolved": {
+        "en": ("{exception} on order {order} is resolved",
+               "Dear {customer},\n\n{exception} on order {order} is resolved: {resolution}"),
+        "zh": ("订单 {order} 的问题 {exception} 已解决", "尊敬的 {customer}：\n\n订单 {order} 的问题 {exception} 已解决：{resolution}"),
+    },
+    "order_cancelled": {
+        "en": ("Order {order} is cancelled",
+               "Dear {customer},\n\norder {order} is cancelled ({reason}). Anything you paid or were invoiced "
+               "for it will be credited or refunded."),
+        "zh": ("订单 {order} 已取消", "尊敬的 {customer}：\n\n订单 {order} 已取消（{reason}）。已开票或已付款的金额将冲销或退还。"),
+    },
+    "credit_note": {
+        "en": ("Credit note {credit_note} for order {order}",
+               "Dear {customer},\n\ncredit note {credit_note} takes {amount} off invoice {invoice}."),
+        "zh": ("订单 {order} 的贷项通知单 {credit_note}", "尊敬的 {customer}：\n\n贷项通知单 {credit_note} 将发票 {invoice} 冲减 {amount}。"),
+    },
+    "refund": {
+        "en": ("Refund for order {order}", "Dear {customer},\n\nwe have refunded {amount} for order {order}."),
+        "zh": ("订单 {order} 的退款", "尊敬的 {customer}：\n\n我们已为订单 {order} 退款 {amount}。"),
+    },
+    "new_date": {
+        "en": ("A new date for order {order}",
+               "Dear {customer},\n\nwe are sorry: order {order} is delayed. The new date is {date}."),
+        "zh": ("订单 {order} 的新日期", "尊敬的 {customer}：\n\n很抱歉，订单 {order} 将延迟。新的日期为 {date}。"),
+    },
 }

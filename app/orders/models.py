@@ -39,6 +39,8 @@ class Order(db.Model):
     entered_by: Mapped[str] = mapped_column(String(80), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # While a blocking exception holds the order: the status to return to when it is released.
+    held_from: Mapped[str | None] = mapped_column(String(20))
 
     customer: Mapped[Customer | None] = relationship()
     lines: Mapped[list["OrderLine"]] = relationship(
@@ -61,6 +63,7 @@ class OrderLine(db.Model):
     reserved_qty: Mapped[int] = mapped_column(default=0)
     produced_qty: Mapped[int] = mapped_column(default=0)
     shipped_qty: Mapped[int] = mapped_column(default=0)
+    returned_qty: Mapped[int] = mapped_column(default=0, server_default="0")
 
     order: Mapped[Order] = relationship(back_populates="lines")
     product: Mapped[Product | None] = relationship()

@@ -145,7 +145,7 @@ def reassign(task_id: int):
 
 
 def _task_form(task: HumanTask) -> TaskForm:
-    return TaskForm(forms.load(task.form_key) if task.form_key else None)
+    return TaskForm(forms.for_case(forms.load(task.form_key), task.business_key) if task.form_key else None)
 
 
 def _render_task(task: HumanTask, form: TaskForm, status: int = 200, version: int | None = None):

@@ -328,6 +328,15 @@ class _Checker:
                     self.code(spec, getattr(spec, attribute), attribute, "eval")
 
 
+def _non_interrupting_event_subprocesses(root) -> list[Problem]:
+    """The engine cannot run an event subprocess beside the process: Orderly makes every one interrupt
+    (app.workflow.engine.deliver), so a diagram that asks otherwise is refused rather than misread."""
+    return [Problem("a non-interrupting event subprocess start is not supported; make it interrupting or use a "
+                    "non-interrupting boundary event", start.get("id", ""), start.get("name", ""))
+            for sub in root.iter(f"{{{BPMN_NS}}}subProcess") if sub.get("triggeredByEvent") == "true"
+            for start in sub.findall("bpmn:startEvent", NS) if start.get("isInterrupting") == "false"]
+
+
 def validate(xml: str | bytes, filename: str, operations: Mapping[str, Callable], max_bytes: int):
     """Parse and check a BPMN file; returns (key, name, specs, called_xml) or raises DeploymentRefused."""
     text = _as_bytes(xml)
@@ -339,6 +348,9 @@ def validate(xml: str | bytes, filename: str, operations: Mapping[str, Callable]
     duplicates = _duplicate_ids(root)
     if duplicates:
         raise DeploymentRefused(duplicates)
+    unsupported = _non_interrupting_event_subprocesses(root)
+    if unsupported:
+        raise DeploymentRefused(unsupported)
     key = _main_process_id(root)
     parser = _new_parser()
     _add(parser, root, filename)

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID
 
+from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
@@ -118,3 +119,45 @@ def find_task(workflow, task_id: str):
         return workflow.get_task_from_id(UUID(str(task_id)))
     except (ValueError, TaskNotFoundException):
         return None
+
+
+def catches(workflow, event) -> bool:
+    """Whether the workflow takes this event now: a task waits for it, or an event subprocess starts
+    on it (those have no task until the event arrives, so get_tasks(catches_event=…) misses them)."""
+    if workflow.is_completed():
+        return False
+    if workflow.get_tasks(catches_event=event):
+        return True
+    for name in workflow.spec.start.trigger_specs:
+        spec = workflow.subprocess_specs.get(name)
+        if spec is not None and any(start.event_definition == event.event_definition
+                                    for start in spec.bpmn_start_events):
+            return True
+    return False
+
+
+def deliver(workflow, event) -> None:
+    """Send an outside event in. An event subprocess it starts interrupts the rest of the process,
+    as BPMN's isInterrupting="true" (the default) says; the library runs it alongside instead, so the
+    other open tasks are cancelled here. (Deployment refuses non-interrupting ones.)"""
+    before = set(workflow.subprocesses)
+    workflow.send_event(event)
+    for task_id in set(workflow.subprocesses) - before:
+        started = workflow.get_task_from_id(task_id)
+        # Event subprocesses are the triggers of the process's start (the parser gives them no own class).
+        if started is None or started.task_spec.name not in workflow.spec.start.trigger_specs \
+                or started.parent is not workflow.task_tree:
+            continue
+        for task in workflow.get_tasks(state=TaskState.NOT_FINISHED_MASK):
+            if task.workflow is workflow and task is not started and not _under(task, started) \
+                    and task.parent is not None:
+                task.cancel()
+
+
+def _under(task, ancestor) -> bool:
+    parent = task.parent
+    while parent is not None:
+        if parent is ancestor:
+            return True
+        parent = parent.parent
+    return False

@@ -45,6 +45,9 @@ class ProcessInstance(db.Model):
     error: Mapped[dict | None] = mapped_column(JSON, default=None)
     # The earliest pending timer, as written to `wakeup`; lets a step skip the wakeup table.
     next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while something outside holds the instance (an open blocking exception, by its number):
+    # its human tasks cannot be completed and its timers wait until it is released.
+    held_by: Mapped[str | None] = mapped_column(String(80))
     started_by: Mapped[str] = mapped_column(String(80), default="")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -121,7 +121,8 @@ def next_timer(workflow) -> datetime | None:
 def refresh_wakeup(instance: ProcessInstance, workflow, release_claim: bool = False) -> None:
     """Keep the wakeup row at the earliest pending timer. The instance remembers that time, so a step
     that leaves it unchanged costs no query; a scheduler that woke the instance releases its claim."""
-    due = next_timer(workflow) if instance.status in ("running", "waiting") else None
+    # A held instance's timers wait: no wakeup until it is released.
+    due = next_timer(workflow) if instance.status in ("running", "waiting") and not instance.held_by else None
     if due == instance.next_timer_at and not release_claim:
         return
     instance.next_timer_at = due

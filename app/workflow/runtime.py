@@ -286,6 +286,9 @@ def complete_task(instance_id: int, task_id: str, data: dict | None = None, *, u
     with _unit_of_work():
         step = _Step.lock(instance_id, expected_version)
         step.require_active()
+        if step.instance.held_by:
+            raise Conflict(f"{step.instance.business_key} is on hold while {step.instance.held_by} is open; "
+                           "its tasks wait until that is resolved")
         task = engine.find_task(step.workflow, task_id)
         if task is None or not task.task_spec.manual:
             raise NotFound(f"{step.instance.business_key} has no human task {task_id}")
@@ -296,10 +299,15 @@ def complete_task(instance_id: int, task_id: str, data: dict | None = None, *, u
         may_work(user, row, task.task_spec)
         _check_four_eyes(task, _actor_of(user, actor))
         try:
-            cleaned = forms.clean(projection.form_key_of(task.task_spec), data or {})
+            cleaned = forms.clean(projection.form_key_of(task.task_spec), data or {},
+                                  business_key=step.instance.business_key)
         except forms.FormError as error:
             raise InvalidData(str(error), error.errors) from None
         who = _actor_of(user, actor)
+        # recordActorAs=<variable>: the diagram learns who did the task (for a later four-eyes check).
+        record_as = (task.task_spec.extensions or {}).get("properties", {}).get("recordActorAs")
+        if record_as:
+            cleaned[record_as] = who
 
         def complete():
             task.data.update(cleaned)
@@ -337,10 +345,10 @@ def send_message(business_key: str, message: str, payload: dict | None = None, *
             if step.instance.status not in ACTIVE:
                 continue
             event = BpmnEvent(MessageEventDefinition(message), payload=payload)
-            if not step.workflow.get_tasks(catches_event=event):
+            if not engine.catches(step.workflow, event):
                 continue
             step.event("message_received", actor=actor, detail={"message": message, "payload": payload})
-            step.run(lambda s=step, e=event: s.workflow.send_event(e))
+            step.run(lambda s=step, e=event: engine.deliver(s.workflow, e))
             step.save()
             delivered = step.instance
             break
@@ -357,11 +365,68 @@ def send_message(business_key: str, message: str, payload: dict | None = None, *
     return delivered
 
 
+def waits_for(business_key: str, message: str) -> bool:
+    """Whether an active instance of this key would take the message now (read-only)."""
+    event = BpmnEvent(MessageEventDefinition(message), payload={})
+    for instance in _active_instances(business_key):
+        if instance.status in ACTIVE and engine.catches(engine.load(instance.state, _script_engine()), event):
+            return True
+    return False
+
+
+def hold(business_key: str, held_by: str, *, actor: str = "system") -> list[ProcessInstance]:
+    """Hold the key's active instances for `held_by` (an exception number): their human tasks
+    cannot be completed and their timers wait. Messages still arrive."""
+    return _set_hold(business_key, held_by, actor)
+
+
+def release(business_key: str, held_by: str, *, actor: str = "system", message: str | None = None,
+            payload: dict | None = None) -> bool:
+    """Lift the hold `held_by` placed (timers that fell due meanwhile fire now) and, in the same
+    step, deliver `message` to the instance that waits for it. Returns whether it was delivered."""
+    delivered = False
+    with _unit_of_work():
+        for candidate in _active_instances(business_key):
+            step = _Step.lock(candidate.id)
+            if step.instance.status not in ACTIVE:
+                continue
+            released = step.instance.held_by == held_by
+            event = BpmnEvent(MessageEventDefinition(message), payload=_json_safe(payload or {})) if message else None
+            waiting = event is not None and not delivered and engine.catches(step.workflow, event)
+            if not released and not waiting:
+                continue
+            if released:
+                step.instance.held_by = None
+                step.event("released", actor=actor, detail={"by": held_by})
+            step.timer_actor = "scheduler"
+            step.run(step.workflow.refresh_timers)
+            if waiting and step.instance.status in ACTIVE:
+                step.event("message_received", actor=actor, detail={"message": message, "payload": event.payload})
+                step.run(lambda s=step, e=event: engine.deliver(s.workflow, e))
+                delivered = True
+            step.save()
+    return delivered
+
+
+def _set_hold(business_key: str, held_by: str, actor: str) -> list[ProcessInstance]:
+    changed = []
+    with _unit_of_work():
+        for candidate in _active_instances(business_key):
+            step = _Step.lock(candidate.id)
+            if step.instance.status not in ACTIVE or step.instance.held_by:
+                continue
+            step.instance.held_by = held_by
+            step.event("held", actor=actor, detail={"by": held_by})
+            step.save()
+            changed.append(step.instance)
+    return changed
+
+
 def wake(instance_id: int, *, actor: str = "scheduler") -> int:
     """Fire the instance's due timers and run what follows; returns how many fired."""
     with _unit_of_work():
         step = _Step.lock(instance_id)
-        if step.instance.status not in ACTIVE:
+        if step.instance.status not in ACTIVE or step.instance.held_by:
             projection.refresh_wakeup(step.instance, step.workflow, release_claim=True)
             return 0
         step.timer_actor = actor

@@ -43,13 +43,14 @@ def _complete(instance: ProcessInstance, element_id: str, data: dict) -> None:
 
 def test_a_new_order_stands_at_review_with_its_timer(order_instance):
     where = _now(order_instance)
-    assert where == {"completed": INTAKE, "current": ["review_order", "review_overdue"], "flows": INTAKE_FLOWS}
+    assert where == {"completed": INTAKE, "current": ["review_order", "review_order_changed", "review_overdue"],
+                     "flows": INTAKE_FLOWS}
 
 
 def test_a_rejected_review_moves_to_negotiation_and_a_new_round_comes_back(order_instance):
     _complete(order_instance, "review_order", {"approved": False, "review_note": "price too low"})
     where = _now(order_instance)
-    assert where["current"] == ["negotiate_order"]
+    assert where["current"] == ["negotiate_order", "negotiate_order_changed"]
     assert {"review_order", "approved_gw", "note_review_rejection", "do_reject_order"} <= set(where["completed"])
     assert "review_overdue" not in where["completed"]  # cancelled with its task, never fired
     assert {"f_review_order_to_approved_gw", "f_rejected", "f_reject_order_to_negotiate_order"} <= set(where["flows"])
@@ -57,7 +58,7 @@ def test_a_rejected_review_moves_to_negotiation_and_a_new_round_comes_back(order
 
     _complete(order_instance, "negotiate_order", {"outcome": "new_date", "new_date": "2026-05-01"})
     again = _now(order_instance)
-    assert again["current"] == ["review_order", "review_overdue"]
+    assert again["current"] == ["review_order", "review_order_changed", "review_overdue"]
     assert "review_order" not in again["completed"]  # it stands there now, though it was done before
     assert {"negotiate_order", "cancelled_gw"} <= set(again["completed"]) and "f_renegotiated" in again["flows"]
 
@@ -66,7 +67,7 @@ def test_a_fired_review_timer_is_done_and_the_review_still_open(order_instance):
     clock.advance(timedelta(hours=4, seconds=1))
     assert fire_due() == 1
     where = _now(order_instance)
-    assert where["current"] == ["review_order"]
+    assert where["current"] == ["review_order", "review_order_changed"]
     assert {"review_overdue", "flag_late_review", "escalated"} <= set(where["completed"])
     assert {"f_review_overdue_to_flag_late_review", "f_flag_late_review_to_escalated"} <= set(where["flows"])
 
@@ -81,7 +82,7 @@ def test_shipped_order_waits_for_the_receipt_message_then_for_payment(order_inst
 
     runtime.send_message(order_instance.business_key, "goods_received", {})
     paying = _now(order_instance)
-    assert paying["current"] == ["await_payment", "dunning_due"]
+    assert paying["current"] == ["await_payment", "dunning_due", "payment_failed"]
     assert {"goods_received", "do_confirm_receipt", "do_issue_invoice"} <= set(paying["completed"])
 
 
@@ -92,7 +93,7 @@ def test_a_reminder_interrupts_the_wait_for_payment_and_the_wait_starts_again(or
     clock.freeze(db.session.get(Wakeup, order_instance.id).due_at + timedelta(seconds=1))
     assert fire_due() == 1
     where = _now(order_instance)
-    assert where["current"] == ["await_payment", "dunning_due"]
+    assert where["current"] == ["await_payment", "dunning_due", "payment_failed"]
     assert {"do_send_reminder", "last_level_gw"} <= set(where["completed"])
     # the interrupted wait was reached, so the flow into it shows, though it was never done
     assert {"f_issue_invoice_to_await_payment", "f_dunning_due_to_send_reminder", "f_wait_again"} <= set(
