@@ -1,5 +1,5 @@
-"""Demo data for `make run`: a user for every role, customers, products with stock, and a few dozen
-orders pushed by the real engine to every stage of the order process."""
+"""Demo data for `make run`: a user for every role, customers, products with stock, a few dozen
+orders pushed by the real engine to every stage of the order process, and open exception cases."""
 
 import os
 from datetime import timedelta
@@ -13,7 +13,9 @@ from app.accounts.models import User
 from app.accounts.roles import ALL
 from app.catalog.models import Product
 from app.customers.models import Customer
+from app.exceptions import service as exceptions
 from app.extensions import db
+from app.orders.models import Order
 from app.orders.service import LineInput, create_order
 from app.workflow import runtime, timers
 from app.workflow.models import HumanTask
@@ -64,6 +66,13 @@ STAGES = [
     ("SPP", [("BOLT-M8", 800)], "collections"),
     ("NOA", [("VALVE-DN25", 2)], "follow_up"),
     ("ACME", [("BOLT-M8", 100)], "completed"),
+    ("ACME", [("HOSE-10", 10)], "stockout"),  # review approves it; the process raises a stockout case
+]
+# Cases staff reported, on the first order standing at that stage: (stage, type, description).
+REPORTED = [
+    ("review", "data_change", "The customer asks for 2,500 bolts instead of 2,000.", {"line": 1, "quantity": 2500}),
+    ("receipt", "damaged", "The carrier reports two cartons crushed in transit.", {}),
+    ("completed", "complaint", "Some bolts arrived rusty; the customer wants a credit.", {}),
 ]
 HAPPY = [
     ("review_order", {"approved": True}),
@@ -88,7 +97,7 @@ def _do(instance_id: int, data: dict) -> None:
 def _advance(order, instance_id: int, stage: str) -> None:
     if stage in ("clarify", "credit"):
         return
-    if stage == "produce":
+    if stage in ("produce", "stockout"):
         _do(instance_id, {"approved": True})
         return
     if stage == "negotiate":
@@ -119,6 +128,7 @@ def load() -> str:
 
     real_now = clock.now()
     count = 0
+    first_at: dict[str, Order] = {}
     for round_no in range(2):
         for code, lines, stage in STAGES:
             # The collections order is placed months ago so that its reminders have all gone out.
@@ -132,9 +142,14 @@ def load() -> str:
                 instance = runtime.start("order_process", order.number,
                                          {"order_number": order.number, "entered_by": "order-desk"}, actor="demo")
                 _advance(order, instance.id, stage)
+                first_at.setdefault(stage, order)
             finally:
                 clock.unfreeze()
             count += 1
     while timers.fire_due():  # reminders of the old invoices
         pass
+    for stage, type_key, description, details in REPORTED:
+        with runtime.unit_of_work():
+            exceptions.raise_case(first_at[stage], type_key, source="staff", reported_by="customer-service",
+                                  description=description, details=details)
     return f"demo data loaded: {len(ALL)} users (password '{password}'), {count} orders"

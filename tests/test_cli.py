@@ -4,6 +4,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from app.exceptions.models import ExceptionCase
 from app.extensions import db
 from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance
 
@@ -39,7 +40,10 @@ def test_demo_loads_once_with_orders_at_every_stage(runner, ctx):
     assert statuses.count("completed") >= 2 and "running" in statuses and "waiting" in statuses
     open_elements = set(db.session.scalars(select(HumanTask.element_id).where(HumanTask.state == "open")))
     assert {"clarify_order", "review_order", "credit_review", "negotiate_order", "produce_goods", "pick_goods",
-            "pack_goods", "check_goods", "arrange_shipment", "collections", "follow_up"} <= open_elements
+            "pack_goods", "check_goods", "arrange_shipment", "collections", "follow_up", "triage"} <= open_elements
+    cases = {(c.type, c.source, c.status) for c in db.session.scalars(select(ExceptionCase))}
+    assert {("stockout", "process", "open"), ("data_change", "staff", "open"), ("damaged", "staff", "open"),
+            ("complaint", "staff", "open")} <= cases
     again = runner.invoke(args=["demo"])
     assert "already loaded" in again.output
     assert db.session.scalar(select(func.count(ProcessInstance.id))) == len(statuses)
