@@ -75,7 +75,11 @@ class HumanTask(db.Model):
         # One per inbox queue, each in the queue's order (due first, no deadline last, then oldest):
         # a team's queue, the tasks someone holds, and every open task (managers); and the kinds of
         # task, for the type filter, its options and its counts (read from the index alone).
-        _open_task_index("ix_human_task_queue", "role", "due_at", "created_at", "id"),
+        # The team queue's index ends with the columns the filters read besides due_at (task type,
+        # business key, at-risk time): a filtered count, and the search for a page's rows, read the
+        # index alone and never visit the table.
+        _open_task_index("ix_human_task_queue", "role", "due_at", "created_at", "id",
+                         "element_id", "business_key", "at_risk_at"),
         _open_task_index("ix_human_task_assignee", "assignee_id", "due_at", "created_at", "id"),
         _open_task_index("ix_human_task_open_due", "due_at", "created_at", "id"),
         _open_task_index("ix_human_task_open_type", "element_id", "title", "role"),
