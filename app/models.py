@@ -10,4 +10,5 @@ from app.fulfilment.models import Shipment, ShipmentLine  # noqa: F401
 from app.notifications.models import OutboxMessage  # noqa: F401
 from app.numbering import NumberSequence  # noqa: F401
 from app.orders.models import Order, OrderLine  # noqa: F401
+from app.sla.models import Escalation, SlaCalendar, SlaPolicy  # noqa: F401
 from app.workflow.models import HumanTask, InstanceEvent, ProcessDefinition, ProcessInstance, Wakeup  # noqa: F401

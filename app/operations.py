@@ -241,11 +241,13 @@ def collections_outcome(order_number: str, outcome: str, amount: str = "", metho
 
 @operation
 def complete_order(order_number: str) -> dict:
-    order = orders.set_status(_order(order_number), "completed")
+    order = orders.move_on(_order(order_number), "completed")
     order.archived_at = now()
     outbox.queue(order, "follow_up", f"{order.number}:follow_up")
     return {"archived_at": order.archived_at.isoformat()}
 
 
-# The exception process's verbs (and the order process's verbs for exceptions) register themselves.
+# Feature packages register their verbs: the exception process's (and the order process's verbs for
+# exceptions), and the SLA helpers of timer expressions.
 from app.exceptions import operations as _exception_operations  # noqa: E402,F401
+from app.sla import operations as _sla_operations  # noqa: E402,F401

@@ -1,0 +1,17 @@
+"""The SLA helpers diagrams call in timer expressions: `sla_warn('review_order')` gives the ISO time
+the work is at risk, `sla_due('review_order')` when it is due, both counted in business time from
+now by the policy in force now — so a policy changed later touches new work only."""
+
+from app.clock import now
+from app.operations import operation
+from app.sla import service
+
+
+@operation
+def sla_warn(key: str, severity: str = "", scope: str = "task") -> str:
+    return service.targets(scope, key, now(), severity).warn_at.isoformat()
+
+
+@operation
+def sla_due(key: str, severity: str = "", scope: str = "task") -> str:
+    return service.targets(scope, key, now(), severity).due_at.isoformat()
