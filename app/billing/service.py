@@ -152,11 +152,17 @@ def paid_total(order: Order) -> Decimal:
     return sum((invoice.paid_amount for invoice in _invoices(order)), Decimal("0"))
 
 
+def refundable(order: Order) -> Decimal:
+    """What the customer paid and may still get back: a paid refund already came off the invoice's
+    paid amount; one asked for or approved and not yet paid out is set aside."""
+    pending = sum((r.amount for r in refunds_of(order) if r.status in ("requested", "approved")), Decimal("0"))
+    return paid_total(order) - pending
+
+
 def request_refund(order: Order, amount, requested_by: str, exception_id: int | None = None) -> Refund:
     amount = parse_amount(amount)
-    refunded = sum((r.amount for r in refunds_of(order) if r.status in ("approved", "paid")), Decimal("0"))
-    if amount > paid_total(order) - refunded:
-        raise BillingError(f"{amount} is more than the {paid_total(order) - refunded} paid and not refunded")
+    if amount > refundable(order):
+        raise BillingError(f"{amount} is more than the {refundable(order)} paid and not refunded")
     refund = Refund(order_id=order.id, exception_id=exception_id, amount=amount, requested_by=requested_by)
     db.session.add(refund)
     db.session.flush()

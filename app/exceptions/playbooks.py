@@ -67,7 +67,8 @@ def _money_back(case: ExceptionCase, order: Order, amount: Decimal, by: str, rea
         note = billing.credit(order, open_part, reason)
         outbox.queue(order, "credit_note", f"{case.number}:credit:{note.number}", credit_note=note.number,
                      amount=str(note.amount), invoice=note.invoice.number)
-    rest = amount - open_part
+    # Of the rest, only what was paid goes back; goods never invoiced nor paid for cost the customer nothing.
+    rest = min(amount - open_part, billing.refundable(order))
     if rest > 0:
         try:
             refund = billing.request_refund(order, rest, by, case.id)
@@ -298,7 +299,7 @@ def _return_and_refund(case, order, values, by):
         raise PlaybookError("action", f"nothing of {order.number} is out with the customer")
     fulfilment.take_back(order, f"refused on delivery ({case.number})")
     outcome = _money_back(case, order, value, by, f"delivery refused ({case.number})")
-    outcome.update(_end_order(order, "returned" if order.status == "delivered" else "cancelled"))
+    outcome.update(_end_order(order, "returned"))  # the goods came back, as after a cancellation once shipped
     return outcome
 
 

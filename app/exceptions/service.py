@@ -151,6 +151,7 @@ def _unhold(case: ExceptionCase, order: Order, message: str | None = None, paylo
     others = [c for c in open_cases(order) if c.id != case.id and c.blocking]
     if order.status == "on_hold" and not others:
         orders.set_status(order, order.held_from or "in_review")
+    if order.status != "on_hold":  # released, or ended by the case (cancelled, returned)
         order.held_from = None
     return runtime.release(order.number, case.number, actor=case.number, message=message, payload=payload)
 

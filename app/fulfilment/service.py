@@ -101,7 +101,7 @@ def confirm_delivery(order: Order) -> None:
                                                               Shipment.status == "shipped")):
         shipment.status, shipment.delivered_at = "delivered", now()
     orders.set_status(order, "delivered", kind="shipment_status")
-    orders.set_status(order, "delivered")
+    orders.move_on(order, "delivered")
 
 
 # When things go wrong ----------------------------------------------------------------------------

@@ -165,3 +165,16 @@ def set_status(order: Order, status: str, kind: str = "status") -> Order:
     setattr(order, kind, status)
     db.session.flush()
     return order
+
+
+def move_on(order: Order, status: str) -> Order:
+    """The order's process moves the order on. While a blocking exception holds the order, it stays
+    on hold and takes this status when released: a delivery or a payment that arrives meanwhile is
+    recorded, and the hold is not lost."""
+    if order.status != "on_hold" or not order.held_from:
+        return set_status(order, status)
+    if order.held_from != status and not states.allowed("status", order.held_from, status):
+        raise OrderError(f"order {order.number} cannot go from {order.held_from} to {status}")
+    order.held_from = status
+    db.session.flush()
+    return order

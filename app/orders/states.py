@@ -9,7 +9,7 @@ ORDER = {
     "in_fulfilment": {"in_review", "delivered", "cancelled", "returned", "on_hold"},
     # A blocking exception holds the order; releasing it returns to where it was (Order.held_from).
     "on_hold": {"entered", "clarifying", "in_review", "negotiating", "confirmed", "in_fulfilment", "delivered",
-                "cancelled", "returned"},
+                "completed", "cancelled", "returned"},
     "delivered": {"completed", "returned", "on_hold"},
     "rejected": set(),
     "cancelled": set(),

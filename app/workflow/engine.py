@@ -126,7 +126,8 @@ def catches(workflow, event) -> bool:
     on it (those have no task until the event arrives, so get_tasks(catches_event=…) misses them)."""
     if workflow.is_completed():
         return False
-    if workflow.get_tasks(catches_event=event):
+    # Only a task that waits now: a catch event merely predicted further on (LIKELY, MAYBE) takes nothing.
+    if workflow.get_tasks(state=TaskState.WAITING, catches_event=event):
         return True
     for name in workflow.spec.start.trigger_specs:
         spec = workflow.subprocess_specs.get(name)

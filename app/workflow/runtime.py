@@ -335,9 +335,18 @@ def send_message(business_key: str, message: str, payload: dict | None = None, *
     """Deliver a named message to the instance of this business key that waits for it. A message
     nobody waits for is recorded on the key's instances and refused with NotWaiting."""
     candidates = _active_instances(business_key)
-    if not candidates:
-        raise NotFound(f"no open process for {business_key}")
     payload = _json_safe(payload or {})
+    if not candidates:
+        ended = db.session.scalars(select(ProcessInstance).where(ProcessInstance.business_key == business_key)
+                                   .order_by(ProcessInstance.id.desc())).first()
+        if ended is None:
+            raise NotFound(f"no open process for {business_key}")
+        # The process is over: the message is refused like any other nobody waits for, and recorded.
+        with _unit_of_work():
+            db.session.add(InstanceEvent(instance_id=ended.id, kind="message_refused", actor=actor, at=now(),
+                                         detail={"message": message, "payload": payload, "status": ended.status}))
+        raise NotWaiting(f"{business_key} has no open process (it is {ended.status}); '{message}' was recorded, "
+                         "not delivered")
     delivered = None
     with _unit_of_work():
         for candidate in candidates:

@@ -125,7 +125,7 @@ def test_script_refused_at_run_time_stops_the_instance_in_error(ctx, code, says)
 @pytest.mark.parametrize(("condition", "unknown"), [
     pytest.param("id(order) > 0", "id", id="refused-builtin"),
     pytest.param("boom('x') == 1", "boom", id="unknown-function"),
-    pytest.param("sla_warn('review')", "sla_warn", id="helper-that-does-not-exist"),
+    pytest.param("working_days_left('review')", "working_days_left", id="helper-that-does-not-exist"),
 ])
 def test_expression_calling_what_the_sandbox_lacks_is_refused_at_deploy(ctx, condition, unknown):
     error = bf.refused(bf.decision("sb_unknown_call", condition))
