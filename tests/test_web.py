@@ -151,3 +151,19 @@ def test_logout_needs_post_with_token(client, make_user):
     assert client.get("/logout").status_code == 405
     assert client.post("/logout", data={"csrf_token": _any_token(client)}).status_code == 302
     assert _sent_to_login(client.get("/"))
+
+
+def test_every_login_and_logout_starts_a_fresh_session(client, make_user):
+    make_user("dana", "order_desk")
+    make_user("omar", "order_desk")
+    before_login = csrf_token(client.get("/login").text)
+    login(client, "dana")
+    as_dana = csrf_token(client.get("/orders").text)
+    assert as_dana != before_login  # a token planted before the login is worthless after it
+    client.post("/logout", data={"csrf_token": as_dana})
+    after_logout = csrf_token(client.get("/login").text)
+    assert after_logout != as_dana
+    login(client, "omar")
+    assert csrf_token(client.get("/orders").text) not in (as_dana, after_logout)
+    # dana's old token no longer works for omar
+    assert client.post("/logout", data={"csrf_token": as_dana}).status_code == 400

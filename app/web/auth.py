@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, g, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -37,6 +37,13 @@ def init_app(app: Flask) -> None:
         return db.session.get(User, int(user_id))
 
 
+def _fresh_session() -> None:
+    """At every login and logout the session starts afresh: nothing planted before (a CSRF token, a
+    session value) carries over. Flask-WTF also caches the token on `g` for the request."""
+    session.clear()
+    g.pop("csrf_token", None)
+
+
 @bp.route("/login", methods=["GET", "POST"], endpoint="login")
 def login_page():
     if current_user.is_authenticated:
@@ -47,6 +54,7 @@ def login_page():
         if user is None:
             flash("Wrong username or password.", "error")
         else:
+            _fresh_session()
             login_user(user)
             return redirect(safe_next(request.args.get("next")))
     return render_template("auth/login.html", form=form)
@@ -56,4 +64,5 @@ def login_page():
 @login_required
 def logout():
     logout_user()
+    _fresh_session()
     return redirect(url_for("auth.login"))
