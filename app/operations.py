@@ -6,6 +6,7 @@ start-up; deployment refuses a diagram that names an unknown operation or wrong 
 """
 
 from collections.abc import Callable
+from datetime import datetime
 
 from app.billing import service as billing
 from app.catalog import service as catalog
@@ -176,7 +177,7 @@ def ship_order(order_number: str, carrier: str, tracking_number: str) -> dict:
     fulfilment.ship(order, shipment, carrier, tracking_number)
     outbox.queue(order, "shipped", f"{order.number}:shipped:{shipment.number}", shipment=shipment.number,
                  carrier=shipment.carrier, tracking=shipment.tracking_number)
-    return fulfilment.status(order)
+    return {**fulfilment.status(order), "deliver_by": fulfilment.deliver_by(order)}
 
 
 # Settlement -----------------------------------------------------------------------------------
@@ -212,6 +213,12 @@ def record_payment(order_number: str, amount: str, method: str, reference: str =
 @operation
 def send_reminder(order_number: str) -> dict:
     order = _order(order_number)
+    invoice = billing.invoice_for(order)
+    due = billing.next_dunning_at(invoice) if invoice is not None and invoice.status != "paid" else None
+    if due is not None and datetime.fromisoformat(due) > now():
+        # A new payment date was agreed after this timer was set (an exception's agree_new_date):
+        # no reminder yet; the process waits for the one the new date gives.
+        return _billing_state(order, invoice)
     notice = billing.dun(order)
     invoice = notice.invoice
     outbox.queue(order, "reminder", f"{order.number}:reminder:{invoice.number}:{notice.level}:{invoice.due_date}",

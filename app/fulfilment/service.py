@@ -1,5 +1,7 @@
 """Fulfilment: reserve stock for an order, make what is missing, ship in one or more shipments."""
 
+from datetime import UTC, datetime, time, timedelta
+
 from sqlalchemy import select
 
 from app.catalog import service as catalog
@@ -33,6 +35,17 @@ def status(order: Order) -> dict:
     ready = sum(line.reserved_qty for line in order.lines)
     return {"all_reserved": not short, "ready_qty": ready, "short": short, "allow_partial": order.allow_partial,
             "everything_shipped": all(line.open_qty == 0 for line in order.lines)}
+
+
+# Days a shipment is on the road when the customer asked for no date.
+TRANSIT_DAYS = 3
+
+
+def deliver_by(order: Order) -> str:
+    """The end of the promised delivery day (UTC, ISO): the customer's requested date, or the expected
+    ship date plus the transit days. Past it, the order process raises a late-delivery case."""
+    promised = order.requested_date or (order.expected_ship_date or now().date()) + timedelta(days=TRANSIT_DAYS)
+    return datetime.combine(promised + timedelta(days=1), time(0), UTC).isoformat()
 
 
 def book_production(order: Order, note: str = "") -> dict:

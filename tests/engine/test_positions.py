@@ -76,7 +76,7 @@ def test_shipped_order_waits_for_the_receipt_message_then_for_payment(order_inst
     for element_id, data in HAPPY_PATH:
         _complete(order_instance, element_id, data)
     where = _now(order_instance)
-    assert where["current"] == ["goods_received"]
+    assert where["current"] == ["delivery_late", "goods_received"]
     assert {"do_ship_order", "shipped_gw", "pick_goods", "arrange_shipment"} <= set(where["completed"])
     assert "f_shipped_gw_to_goods_received" in where["flows"] and "f_backorder" not in where["flows"]
 

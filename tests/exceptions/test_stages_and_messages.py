@@ -17,6 +17,7 @@ from app.customers.models import Customer
 from app.exceptions.models import ExceptionCase
 from app.exceptions.service import ExceptionError
 from app.extensions import db
+from app.fulfilment import service as fulfilment
 from app.fulfilment.models import Shipment
 from app.notifications.models import OutboxMessage
 from app.numbering import NumberSequence
@@ -179,6 +180,9 @@ def test_a_blocking_case_holds_the_order_at_each_stage_and_releasing_it_resumes(
     assert [e.detail["by"] for e in _events(order, "released")] == [case.number]
     if stage in TIMERS:
         _assert_timer_fired(order, stage, 1)  # it fell due during the hold: it fires on release
+    elif stage == "shipped":  # waiting for the receipt: the promised delivery date is watched again
+        wakeup = db.session.get(Wakeup, _instance(order).id)
+        assert wakeup is not None and wakeup.due_at.isoformat() == fulfilment.deliver_by(order)
     else:
         assert db.session.get(Wakeup, _instance(order).id) is None
     told = ["exception_received", "reminder", "exception_resolved"] if stage == "invoiced" else \
