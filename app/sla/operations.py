@@ -4,7 +4,7 @@ now by the policy in force now — so a policy changed later touches new work on
 
 from app.clock import now
 from app.operations import operation
-from app.sla import service
+from app.sla import escalations, service
 
 
 @operation
@@ -15,3 +15,10 @@ def sla_warn(key: str, severity: str = "", scope: str = "task") -> str:
 @operation
 def sla_due(key: str, severity: str = "", scope: str = "task") -> str:
     return service.targets(scope, key, now(), severity).due_at.isoformat()
+
+
+@operation
+def escalate(business_key: str, element_id: str, level: str, order_number: str = "") -> dict:
+    """A boundary timer of a user task fired: record the escalation and raise the task's priority."""
+    escalation = escalations.raise_escalation(business_key, element_id, level, order_number=order_number)
+    return {"escalation": escalation.id, "level": escalation.level}
