@@ -90,8 +90,9 @@ def review_checks(order_number: str) -> dict:
 def confirm_order(order_number: str) -> dict:
     order = orders.set_status(_order(order_number), "confirmed")
     order.expected_ship_date = checks.earliest_ship_date(order)
-    outbox.queue(order, "confirmation", f"{order.number}:confirmation", total=str(order.total),
-                 ship_date=order.expected_ship_date.isoformat())
+    # Once per total and date: an order changed by an exception and approved again is confirmed again.
+    outbox.queue(order, "confirmation", f"{order.number}:confirmation:{order.total}:{order.expected_ship_date}",
+                 total=str(order.total), ship_date=order.expected_ship_date.isoformat())
     return {"expected_ship_date": order.expected_ship_date.isoformat()}
 
 

@@ -97,18 +97,23 @@ def _apply_change(case, order, values, by):
                                       f"({order.status}, shipment {order.shipment_status})")
     details = case.details or {}
     address = (values.get("shipping_address") or details.get("shipping_address") or "").strip()
-    quantity = values.get("quantity") or details.get("quantity")
-    sku = (values.get("sku") or details.get("sku") or "").strip()
-    if not (address or quantity or sku):
+    requested = [(_line(order, where, {}), quantity, sku) for where, quantity, sku in _requested_lines(values, details)]
+    if not (address or requested):
         raise PlaybookError("quantity", "the change asks for nothing: give a quantity, a product or an address")
-    if quantity or sku:
-        line = _line(order, values, details)
+    for line, quantity, _sku in requested:
         if quantity:
             quantity = int(quantity)
             if quantity < max(line.shipped_qty, 1):
                 raise PlaybookError("quantity", f"line {line.position} cannot go below the {line.shipped_qty} "
                                                 "already delivered, nor to nothing")
             line.quantity = quantity
+    for line, quantity, _sku in requested:
+        if quantity and line.shipped_qty and all(other.open_qty == 0 for other in order.lines):
+            # Reviewed again, such an order would reach the pick list with nothing to pick.
+            raise PlaybookError("quantity", f"line {line.position} at {line.quantity} leaves nothing of "
+                                            f"{order.number} to ship; the order cannot be reviewed again "
+                                            "once everything is delivered")
+    for line, _quantity, sku in requested:
         if sku:
             product = catalog.by_sku(sku)
             if product is None or not product.active:
@@ -119,10 +124,26 @@ def _apply_change(case, order, values, by):
                 catalog.release(line.product, line.reserved_qty, order.number)
                 line.reserved_qty = 0
             line.product, line.sku, line.make_to_order = product, product.sku, product.make_to_order
+    if requested:
         order.total = sum((line.amount for line in order.lines), Decimal("0"))
     if address:
         order.shipping_address = address
     return {"message": "order_changed"}
+
+
+def _requested_lines(values: dict, details: dict) -> list[tuple[dict, object, str]]:
+    """The line changes asked for, each as (where its position is, quantity, SKU): the resolver's entry
+    or the one reported line; or, when a partner asked for several lines at once (details["lines"])
+    and the resolver named none, each of those."""
+    several = details.get("lines") or []
+    if len(several) > 1 and not any(values.get(name) for name in ("line", "quantity", "sku")):
+        return [({"line": item["position"]}, item.get("quantity"), (item.get("sku") or "").strip())
+                for item in several]
+    quantity = values.get("quantity") or details.get("quantity")
+    sku = (values.get("sku") or details.get("sku") or "").strip()
+    if not (quantity or sku):
+        return []
+    return [({"line": values.get("line") or details.get("line")}, quantity, sku)]
 
 
 def _cancel_order(case, order, values, by):
@@ -240,6 +261,11 @@ def _cancel_lines(case, order, values, by):
         else:
             order.lines.remove(line)
             db.session.delete(line)
+    if any(line.shipped_qty for line in order.lines) and all(line.open_qty == 0 for line in order.lines):
+        # The order process would go on to a pick list with nothing to pick (it has no way yet from
+        # reservation straight to the delivery of what already left).
+        raise PlaybookError("action", f"cancelling the short lines leaves nothing of {order.number} to ship "
+                                      "after its part delivery; backorder the rest instead")
     order.total = sum((line.amount for line in order.lines), Decimal("0"))
     if not order.lines:
         return _end_order(order, "cancelled")
@@ -423,4 +449,7 @@ def _check_resolution(business_key: str | None, data: dict) -> dict[str, str]:
     case = db.session.scalar(db.select(ExceptionCase).where(ExceptionCase.number == (business_key or "")))
     if case is None:
         return {"action": "this task does not belong to an exception case"}
-    return check(case, data.get("action", ""), data, by="")
+    # The form's defaults (0 for line and quantity) mean "not given", as apply_resolution reads them:
+    # the dry run must see what the action will see, or a count left to the case's details reads as 0.
+    values = {**data, "line": data.get("line") or "", "quantity": data.get("quantity") or ""}
+    return check(case, data.get("action", ""), values, by="")
