@@ -141,8 +141,9 @@ def respond(number: str, *, type_key: str = "", severity: str = "", owner_role: 
             _unhold(case, case.order)
     case.status, case.responded_at = "in_progress", now()
     kind = taxonomy.TYPES[case.type]
-    outbox.queue(case.order, "exception_received", f"{case.number}:received", exception=case.number,
-                 subject=kind.label.lower(), summary=summary.strip() or case.description or kind.label)
+    if kind.tells_customer:
+        outbox.queue(case.order, "exception_received", f"{case.number}:received", exception=case.number,
+                     subject=kind.label.lower(), summary=summary.strip() or case.description or kind.label)
     return case
 
 
@@ -175,8 +176,9 @@ def close(number: str, *, resolution_code: str, resolution: str, root_cause: str
     if message is None and runtime.waits_for(order.number, "exception_resolved"):
         message, payload = "exception_resolved", {"exception": case.number, "type": case.type, "action": action}
     _unhold(case, order, message, payload)
-    outbox.queue(order, "exception_resolved", f"{case.number}:resolved", exception=case.number,
-                 resolution=case.resolution)
+    if taxonomy.TYPES[case.type].tells_customer:
+        outbox.queue(order, "exception_resolved", f"{case.number}:resolved", exception=case.number,
+                     resolution=case.resolution)
     return case
 
 

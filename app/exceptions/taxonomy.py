@@ -25,10 +25,13 @@ class ExceptionType:
     severity: str
     blocking: bool
     actions: dict[str, str] = field(default_factory=dict)  # playbook: action → label
+    # Whether the customer hears of it: a stock count or an internal slip that does not touch what
+    # they receive or when is our business, not theirs.
+    tells_customer: bool = True
 
 
-def _type(key, family, label, owner_role, severity, blocking, **actions) -> ExceptionType:
-    return ExceptionType(key, family, label, owner_role, severity, blocking, actions)
+def _type(key, family, label, owner_role, severity, blocking, tells_customer=True, **actions) -> ExceptionType:
+    return ExceptionType(key, family, label, owner_role, severity, blocking, actions, tells_customer)
 
 
 TYPES: dict[str, ExceptionType] = {t.key: t for t in (
@@ -54,9 +57,9 @@ TYPES: dict[str, ExceptionType] = {t.key: t for t in (
           substitute="Substitute another product",
           cancel_lines="Cancel the lines that cannot be supplied"),
     _type("count_mismatch", "inventory", "Book stock differs from physical stock", "warehouse", "medium", False,
-          adjust_stock="Correct the book stock to the count"),
+          tells_customer=False, adjust_stock="Correct the book stock to the count"),
     _type("wrong_pick", "inventory", "Wrong or defective goods picked", "warehouse", "high", True,
-          repick="Put the goods back and pick again",
+          tells_customer=False, repick="Put the goods back and pick again",
           quality_hold="Take the defective goods out of stock and pick again"),
     # Logistics
     _type("delivery_delay", "logistics", "Late delivery", "logistics", "medium", False,
@@ -79,10 +82,10 @@ TYPES: dict[str, ExceptionType] = {t.key: t for t in (
     _type("refund", "payment", "Refund request", "finance", "medium", False,
           refund="Refund the amount", decline_refund="Decline the refund"),
     # Internal
-    _type("entry_error", "internal", "Data-entry error", "customer_service", "low", False,
+    _type("entry_error", "internal", "Data-entry error", "customer_service", "low", False, tells_customer=False,
           correct_and_record="Correct it and record a non-conformance"),
     _type("system_delay", "internal", "A system failure delays processing", "manager", "high", False,
-          correct_and_record="Recover and record a non-conformance"),
+          tells_customer=False, correct_and_record="Recover and record a non-conformance"),
     _type("production_delay", "internal", "A production schedule change delays delivery", "production", "medium",
           False, correct_and_record="Reschedule, tell the customer, and record a non-conformance"),
 )}
