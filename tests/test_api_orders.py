@@ -108,7 +108,8 @@ def test_order_placed_through_the_api_runs_its_process(shop, client, make_client
     assert response.status_code == 201, response.json
     number = response.json["number"]
     assert number == "SO-2026-000001" and response.json["status"] == "in_review"
-    assert response.json["links"] == {"self": f"/api/v1/orders/{number}", "events": f"/api/v1/orders/{number}/events"}
+    assert response.json["links"] == {"self": f"/api/v1/orders/{number}", "events": f"/api/v1/orders/{number}/events",
+                                      "exceptions": f"/api/v1/orders/{number}/exceptions"}
     assert response.headers["Location"] == f"/api/v1/orders/{number}"
     order = db.session.scalars(select(Order)).one()
     assert (order.channel, order.entered_by, order.total) == (channel, "api:partner", Decimal("200.00"))

@@ -252,7 +252,8 @@ def test_an_api_order_goes_to_completion_through_the_http_views(shop, client):
     placed = client.post("/api/v1/orders", json=body, headers=api)
     assert placed.status_code == 201, placed.json
     assert placed.json == {"number": NUMBER, "status": "in_review",
-                           "links": {"self": f"/api/v1/orders/{NUMBER}", "events": f"/api/v1/orders/{NUMBER}/events"}}
+                           "links": {"self": f"/api/v1/orders/{NUMBER}", "events": f"/api/v1/orders/{NUMBER}/events",
+                                     "exceptions": f"/api/v1/orders/{NUMBER}/exceptions"}}
     assert placed.headers["Location"] == f"/api/v1/orders/{NUMBER}"
     placed_order = order()
     assert (placed_order.channel, placed_order.entered_by, placed_order.total) == ("web", "api:webshop",

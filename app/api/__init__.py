@@ -1,4 +1,5 @@
-"""The JSON API, version 1: partner systems place orders and report receipts and payments.
+"""The JSON API, version 1: partner systems place orders, report receipts and payments, and report
+what went wrong (changes, cancellations, carrier events, failed payments, refunds, complaints).
 
 Clients authenticate with a bearer token (no session, so no CSRF token either). Every refusal is
 JSON: {"error": code, "message": text, "details": {field: message}}.
@@ -8,6 +9,7 @@ from flask import Blueprint, Flask, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api import auth
+from app.exceptions.intake import Refused
 from app.extensions import csrf, db
 from app.orders.service import OrderError
 from app.workflow.errors import NotWaiting, WorkflowError
@@ -61,6 +63,12 @@ def _order_error(error: OrderError):
     return answer(422, "invalid_order", str(error), error.errors)
 
 
+@bp.errorhandler(Refused)
+def _refused(error: Refused):
+    db.session.rollback()
+    return answer(409, error.code, str(error))
+
+
 @bp.errorhandler(WorkflowError)
 def _workflow_error(error: WorkflowError):
     db.session.rollback()
@@ -76,7 +84,7 @@ def _body_too_large(_error):
 
 
 def init_app(app: Flask) -> None:
-    from app.api import cli, orders  # noqa: F401 - the routes attach themselves to bp
+    from app.api import cli, events, exceptions, orders  # noqa: F401 - the routes attach themselves to bp
 
     csrf.exempt(bp)
     app.register_blueprint(bp)

@@ -1,4 +1,4 @@
-"""/api/v1/orders: place an order, read it, report what happened to it (goods received, payment)."""
+"""/api/v1/orders: place an order and read it; the helpers every API module reads requests and orders with."""
 
 import json
 
@@ -18,7 +18,7 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def _json_body():
+def json_body():
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the body as application/json")
     try:
@@ -27,12 +27,12 @@ def _json_body():
         raise ApiError(400, "malformed_json", f"the body is not valid JSON: {str(error)[:200]}") from None
 
 
-def _valid(problems: dict[str, str]) -> None:
+def valid(problems: dict[str, str]) -> None:
     if problems:
         raise ApiError(422, "invalid_request", "the request does not fit the schema", problems)
 
 
-def _order_or_404(number: str) -> Order:
+def order_or_404(number: str) -> Order:
     order = db.session.scalar(select(Order).where(Order.number == number[:20]))
     if order is None:
         raise ApiError(404, "not_found", f"no order {number[:20]}")
@@ -40,14 +40,15 @@ def _order_or_404(number: str) -> Order:
 
 
 def _links(order: Order) -> dict:
-    return {"self": f"/api/v1/orders/{order.number}", "events": f"/api/v1/orders/{order.number}/events"}
+    return {"self": f"/api/v1/orders/{order.number}", "events": f"/api/v1/orders/{order.number}/events",
+            "exceptions": f"/api/v1/orders/{order.number}/exceptions"}
 
 
 def _money(value) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
-def _order_json(order: Order) -> dict:
+def order_json(order: Order) -> dict:
     invoice = billing.invoice_for(order)
     return {
         "number": order.number,
@@ -78,8 +79,8 @@ def _order_json(order: Order) -> dict:
 
 @bp.post("/orders")
 def create_order():
-    body = _json_body()
-    _valid(schemas.errors(schemas.NEW_ORDER, body))
+    body = json_body()
+    valid(schemas.errors(schemas.NEW_ORDER, body))
     client = g.api_client
     try:
         order = intake.place_order(
@@ -99,14 +100,4 @@ def create_order():
 
 @bp.get("/orders/<number>")
 def get_order(number: str):
-    return jsonify(_order_json(_order_or_404(number)))
-
-
-@bp.post("/orders/<number>/events")
-def post_event(number: str):
-    order = _order_or_404(number)
-    body = _json_body()
-    _valid(schemas.event_errors(body))
-    intake.report_event(order, body["type"], body.get("payload", {}), actor=g.api_client.actor)
-    db.session.expire_all()
-    return jsonify(_order_json(_order_or_404(number)))
+    return jsonify(order_json(order_or_404(number)))

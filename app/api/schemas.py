@@ -3,10 +3,12 @@
 Field names follow the domain's OrderError keys (`lines.1.sku`: positions count from 1), so a client
 reads one kind of `details` whether the schema or the order rules refused the request."""
 
+from datetime import datetime
+
 from jsonschema import Draft202012Validator, FormatChecker
 
 from app.billing.service import PAYMENT_METHODS as PAID_BY
-from app.orders.intake import EVENTS
+from app.exceptions.service import MAX_TEXT as MAX_CASE_TEXT
 from app.orders.models import PAYMENT_METHODS
 from app.orders.service import MAX_LINES, MAX_QUANTITY, MAX_TEXT
 
@@ -41,12 +43,21 @@ NEW_ORDER = {
     },
 }
 
-EVENT = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["type"],
-    "properties": {"type": {"enum": list(EVENTS)}, "payload": {"type": "object"}},
+TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_TEXT, "pattern": r"\S"}  # not only blanks
+SKU = {"type": "string", "minLength": 1, "maxLength": 40}
+
+
+def _payload(required: list[str], **properties) -> dict:
+    return {"type": "object", "additionalProperties": False, "required": required, "properties": properties}
+
+
+# A carrier's event: its own id (the same id twice is one event), when and by whom, which parcel.
+CARRIER = {
+    "event_id": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,49}$"},
+    "occurred_at": {"type": "string", "format": "date-time", "maxLength": 40},
+    "carrier": {"type": "string", "maxLength": 80},
+    "tracking_number": {"type": "string", "maxLength": 80},
+    "note": {"type": "string", "maxLength": MAX_TEXT},
 }
 
 PAYLOADS = {
@@ -69,9 +80,46 @@ PAYLOADS = {
             "reference": {"type": "string", "maxLength": 80},
         },
     },
+    "change_request": _payload(
+        ["reason"],
+        lines={"type": "array", "minItems": 1, "maxItems": MAX_LINES, "items": {
+            "type": "object", "additionalProperties": False, "required": ["position"],
+            "properties": {"position": {"type": "integer", "minimum": 1, "maximum": MAX_LINES},
+                           "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
+                           "sku": SKU}}},
+        shipping_address=TEXT, reason=TEXT),
+    "cancellation": _payload(["reason"], reason=TEXT),
+    "picked_up": _payload(["event_id"], **CARRIER),
+    "delayed": _payload(["event_id"], **CARRIER, new_date={"type": "string", "format": "date"},
+                        reason={"type": "string", "maxLength": MAX_TEXT}),
+    "delivered": _payload(["event_id"], **CARRIER, signed_by={"type": "string", "maxLength": 120},
+                          received_on={"type": "string", "format": "date"}),
+    **{kind: _payload(["event_id"], **CARRIER, reason={"type": "string", "maxLength": MAX_TEXT})
+       for kind in ("lost", "damaged", "wrong_address", "refused")},
+    "payment_failed": _payload(["reason"], reason=TEXT, reference={"type": "string", "maxLength": 80}),
+    "refund_request": _payload(["amount", "reason"], amount=AMOUNT, reason=TEXT),
+    "complaint": _payload(["text"], text={**TEXT, "maxLength": MAX_CASE_TEXT}),
+}
+
+EVENT = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["type"],
+    "properties": {"type": {"enum": list(PAYLOADS)}, "payload": {"type": "object"}},
 }
 
 _FORMATS = FormatChecker(formats=["date"])
+
+
+@_FORMATS.checks("date-time", raises=ValueError)
+def _date_time(value) -> bool:
+    """RFC 3339: a date, 'T', a time and a UTC offset (jsonschema checks it only with an extra package)."""
+    if not isinstance(value, str):
+        return True
+    if len(value) < 20 or value[10] not in "Tt":
+        raise ValueError("not a date-time")
+    return datetime.fromisoformat(value.upper()).tzinfo is not None
 
 
 def _field(path) -> str:
@@ -101,8 +149,26 @@ def errors(schema: dict, data, prefix: str = "") -> dict[str, str]:
     return found
 
 
+def _change_errors(payload: dict) -> dict[str, str]:
+    """What a change request must hold beyond its schema: something to change, once per line."""
+    found: dict[str, str] = {}
+    if "lines" not in payload and "shipping_address" not in payload:
+        found["payload.lines"] = "give the lines to change, a new shipping address, or both"
+    positions: set[int] = set()
+    for n, line in enumerate(payload.get("lines", []), start=1):
+        if "quantity" not in line and "sku" not in line:
+            found[f"payload.lines.{n}"] = "give a new quantity, a new SKU, or both"
+        if line["position"] in positions:
+            found[f"payload.lines.{n}.position"] = f"line {line['position']} is listed twice"
+        positions.add(line["position"])
+    return found
+
+
 def event_errors(data) -> dict[str, str]:
     found = errors(EVENT, data)
     if not found:
-        found = errors(PAYLOADS[data["type"]], data.get("payload", {}), prefix="payload")
+        payload = data.get("payload", {})
+        found = errors(PAYLOADS[data["type"]], payload, prefix="payload")
+        if not found and data["type"] == "change_request":
+            found = _change_errors(payload)
     return found
