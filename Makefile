@@ -5,9 +5,13 @@ BIN := $(VENV)/bin
 FLASK := FLASK_APP=wsgi.py $(BIN)/flask
 VENDOR := app/static/vendor
 
-.PHONY: run test setup lint scheduler clean
+.PHONY: run test setup lint scheduler translations clean
 
-setup: $(VENV)/.installed $(VENDOR)/.copied
+# The interface's translations: the .po files are the source (committed), the .mo files are compiled here.
+PO := $(wildcard app/translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
+setup: $(VENV)/.installed $(VENDOR)/.copied $(MO)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +31,16 @@ $(VENDOR)/.copied: node_modules/.installed
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
 	touch $@
 
+$(MO): %.mo: %.po $(VENV)/.installed
+	$(BIN)/pybabel compile -d app/translations
+
+# After changing texts in templates, Python, workflows/ or forms/: collect them anew and merge them into
+# each .po; translate what is new or fuzzy there (tests/test_i18n.py names any msgid left out).
+translations: setup
+	PYTHONPATH=. $(BIN)/pybabel extract -F babel.cfg -k _l -o app/translations/messages.pot .
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --ignore-obsolete
+	$(BIN)/pybabel compile -d app/translations
+
 run: setup
 	$(FLASK) db upgrade
 	$(FLASK) processes deploy
@@ -45,4 +59,4 @@ scheduler: setup
 	$(FLASK) scheduler
 
 clean:
-	rm -rf $(VENV) node_modules $(VENDOR)
+	rm -rf $(VENV) node_modules $(VENDOR) $(MO)

@@ -41,6 +41,10 @@ def create_app(config: dict | None = None) -> Flask:
     login.init_app(app)
     csrf.init_app(app)
 
+    from app import i18n
+
+    i18n.init_app(app)
+
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)

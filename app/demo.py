@@ -82,6 +82,8 @@ HAPPY = [
     ("arrange_shipment", {"carrier": "SF Express", "tracking_number": "SF1234567890"}),
 ]
 STOP_BEFORE = {"review": 0, "pick_goods": 1, "pack_goods": 2, "check_goods": 3, "arrange_shipment": 4}
+# The language of a demo user where it is not English (each can change it on their account page).
+LOCALES = {"warehouse": "zh"}
 
 
 def _open_task(instance_id: int) -> HumanTask:
@@ -121,7 +123,8 @@ def load() -> str:
         return "demo data already loaded; nothing changed"
     password = os.environ.get("ORDERLY_DEMO_PASSWORD", "orderly-demo")
     for role in ALL:
-        accounts.create_user(role.replace("_", "-"), role.replace("_", " ").title(), password, [role])
+        user = accounts.create_user(role.replace("_", "-"), role.replace("_", " ").title(), password, [role])
+        accounts.set_locale(user, LOCALES.get(role, "en"))
     db.session.add_all(_customers() + _products())
     db.session.commit()
     customers = {c.code: c for c in db.session.scalars(select(Customer))}

@@ -15,6 +15,8 @@ from pathlib import Path
 from flask import current_app
 from jsonschema import Draft202012Validator
 
+from app.i18n import N_
+
 FORM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,79}$")
 
 # provider name → f(business_key) → [(value, label)]
@@ -67,7 +69,7 @@ def for_case(schema: dict, business_key: str | None) -> dict:
     for name, provider in dynamic.items():
         if provider not in CHOICES:
             raise FormError(f"field '{name}' names unknown choices '{provider}'")
-        options = CHOICES[provider](business_key) or [("", "(nothing to choose)")]
+        options = CHOICES[provider](business_key) or [("", N_("(nothing to choose)"))]
         resolved["properties"][name] = {**properties[name],
                                         "oneOf": [{"const": value, "title": label} for value, label in options]}
     return resolved

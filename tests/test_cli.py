@@ -4,6 +4,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from app.accounts.models import User
 from app.exceptions.models import ExceptionCase
 from app.extensions import db
 from app.workflow.models import HumanTask, ProcessDefinition, ProcessInstance
@@ -44,6 +45,8 @@ def test_demo_loads_once_with_orders_at_every_stage(runner, ctx):
     cases = {(c.type, c.source, c.status) for c in db.session.scalars(select(ExceptionCase))}
     assert {("stockout", "process", "open"), ("data_change", "staff", "open"), ("damaged", "staff", "open"),
             ("complaint", "staff", "open")} <= cases
+    locales = dict(db.session.execute(select(User.username, User.locale)).all())
+    assert locales.pop("warehouse") == "zh" and set(locales.values()) == {"en"}  # as the README says
     again = runner.invoke(args=["demo"])
     assert "already loaded" in again.output
     assert db.session.scalar(select(func.count(ProcessInstance.id))) == len(statuses)

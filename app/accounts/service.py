@@ -36,3 +36,8 @@ def authenticate(username: str, password: str) -> User | None:
 
 def find_by_username(username: str) -> User | None:
     return db.session.scalar(select(User).where(User.username == username))
+
+
+def set_locale(user: User, locale: str) -> None:
+    """The language the user reads the interface in (a code of app.i18n.LANGUAGES, checked by the caller)."""
+    user.locale = locale

@@ -2,14 +2,17 @@
 
 from flask import Flask
 
-from app.web import auth, errors, inbox, intake, orders, processes
+from app.web import account, auth, errors, exceptions, inbox, intake, labels, orders, processes
 
 
 def register(app: Flask) -> None:
     auth.init_app(app)
     errors.init_app(app)
+    labels.init_app(app)
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(processes.bp)
     app.register_blueprint(intake.bp)
     app.register_blueprint(orders.bp)
     app.register_blueprint(inbox.bp)
+    app.register_blueprint(exceptions.bp)

@@ -3,6 +3,8 @@
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -11,13 +13,14 @@ from wtforms.validators import DataRequired, Length
 from app.accounts import service as accounts
 from app.accounts.models import User
 from app.extensions import db, login
+from app.i18n import N_
 
 bp = Blueprint("auth", __name__)
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired(), Length(max=80)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
 def safe_next(target: str | None, default: str | None = None) -> str:
@@ -31,6 +34,9 @@ def safe_next(target: str | None, default: str | None = None) -> str:
 
 def init_app(app: Flask) -> None:
     login.login_view = "auth.login"
+    # Flashed in the reader's language (a lazy text could not be kept in the session).
+    login.login_message = N_("Please log in to access this page.")
+    login.localize_callback = gettext
 
     @login.user_loader
     def load_user(user_id: str) -> User | None:
@@ -52,7 +58,7 @@ def login_page():
     if form.validate_on_submit():
         user = accounts.authenticate(form.username.data, form.password.data)
         if user is None:
-            flash("Wrong username or password.", "error")
+            flash(gettext("Wrong username or password."), "error")
         else:
             _fresh_session()
             login_user(user)

@@ -1,13 +1,15 @@
 """One place maps domain and engine errors to HTTP answers; the 500 handler rolls back."""
 
 from flask import Flask, jsonify, render_template, request
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
 from app.extensions import db
 from app.workflow.errors import Conflict, DeploymentRefused, Forbidden, InvalidData, NotFound, WorkflowError
 
 # What a person reads as the heading; the JSON answer keeps the class name.
-TITLES = {Conflict: "Changed in the meantime", Forbidden: "Not allowed", NotFound: "Not found",
-          InvalidData: "Check the form"}
+TITLES = {Conflict: _l("Changed in the meantime"), Forbidden: _l("Not allowed"), NotFound: _l("Not found"),
+          InvalidData: _l("Check the form")}
 
 
 def _wants_json() -> bool:
@@ -22,11 +24,15 @@ def _reload_url() -> str | None:
     return None
 
 
-def _answer(status: int, title: str, message: str, details: list | None = None, heading: str | None = None):
+def _answer(status: int, title: str, message: str, details: list | None = None, heading: str | None = None,
+            shown: str | None = None):
+    """JSON keeps the English title and message (API clients read them); a page shows the heading and
+    the message as the person reads them (`shown`, translated; by default the message itself)."""
     if _wants_json():
         return jsonify(error=title, message=message, details=details or []), status
-    page = render_template("errors/error.html", status=status, title=heading or title, message=message,
-                           details=details or [], reload_url=_reload_url() if status == 409 else None)
+    page = render_template("errors/error.html", status=status, title=str(heading or title),
+                           message=shown or message, details=details or [],
+                           reload_url=_reload_url() if status == 409 else None)
     return page, status
 
 
@@ -44,13 +50,17 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(403)
     def forbidden(error):
-        return _answer(403, "Forbidden", "You may not do this.")
+        return _answer(403, "Forbidden", "You may not do this.", heading=gettext("Forbidden"),
+                       shown=gettext("You may not do this."))
 
     @app.errorhandler(404)
     def not_found(error):
-        return _answer(404, "Not found", "There is nothing here.")
+        return _answer(404, "Not found", "There is nothing here.", heading=gettext("Not found"),
+                       shown=gettext("There is nothing here."))
 
     @app.errorhandler(500)
     def server_error(error):
         db.session.rollback()
-        return _answer(500, "Server error", "Something went wrong on our side; nothing was changed.")
+        return _answer(500, "Server error", "Something went wrong on our side; nothing was changed.",
+                       heading=gettext("Server error"),
+                       shown=gettext("Something went wrong on our side; nothing was changed."))

@@ -3,26 +3,31 @@
 from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from app import forms
 from app.accounts.roles import LANE_ROLES, MANAGER
 from app.clock import now
 from app.extensions import db
+from app.i18n import translate
 from app.web.access import roles_required
 from app.web.auth import safe_next
+from app.web.labels import label
 from app.web.task_form import TaskForm
 from app.workflow import InvalidData, inbox, runtime
 from app.workflow.models import HumanTask
 
 bp = Blueprint("inbox", __name__)
 
-QUEUE_LABELS = {"mine": "Mine", "team": "My team", "all": "Everyone"}
-DUE_LABELS = {"overdue": "Overdue", "at_risk": "At risk", "on_time": "On time", "no_deadline": "No deadline"}
+QUEUE_LABELS = {"mine": _l("Mine"), "team": _l("My team"), "all": _l("Everyone")}
+DUE_LABELS = {"overdue": _l("Overdue"), "at_risk": _l("At risk"), "on_time": _l("On time"),
+              "no_deadline": _l("No deadline")}
 EMPTY = {
-    "mine": "Nothing assigned to you. Claim a task from your team's queue.",
-    "team": "Nothing waiting for your team.",
-    "all": "Nothing waiting for anyone.",
+    "mine": _l("Nothing assigned to you. Claim a task from your team's queue."),
+    "team": _l("Nothing waiting for your team."),
+    "all": _l("Nothing waiting for anyone."),
 }
 
 inbox_required = roles_required(*LANE_ROLES)  # admins too, as everywhere
@@ -46,15 +51,17 @@ def can_release(task: HumanTask) -> bool:
 def _span(delta: timedelta) -> str:
     minutes = int(abs(delta.total_seconds()) // 60)
     if minutes < 1:
-        return "less than a minute"
+        return gettext("less than a minute")
     if minutes < 60:
-        return f"{minutes} min"
+        return gettext("%(minutes)s min", minutes=minutes)
     hours, minutes = divmod(minutes, 60)
     if hours < 10:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+        if minutes:
+            return gettext("%(hours)s h %(minutes)s min", hours=hours, minutes=minutes)
+        return gettext("%(hours)s h", hours=hours)
     if hours < 48:
-        return f"{hours} h"
-    return f"{hours // 24} d"
+        return gettext("%(hours)s h", hours=hours)
+    return gettext("%(days)s d", days=hours // 24)
 
 
 @bp.app_template_filter()
@@ -63,7 +70,9 @@ def relative(moment: datetime | None) -> str:
     if moment is None:
         return ""
     delta = moment - now()
-    return f"in {_span(delta)}" if delta.total_seconds() >= 0 else f"{_span(delta)} ago"
+    if delta.total_seconds() >= 0:
+        return gettext("in %(span)s", span=_span(delta))
+    return gettext("%(span)s ago", span=_span(delta))
 
 
 @bp.app_template_global()
@@ -72,13 +81,13 @@ def due_badge(task: HumanTask) -> dict:
     at = now()
     state = inbox.due_state(task, at)
     if state == "overdue":
-        text = f"Overdue by {_span(at - task.due_at)}"
+        text = gettext("Overdue by %(span)s", span=_span(at - task.due_at))
     elif state == "no_deadline":
-        text = "No deadline"
+        text = gettext("No deadline")
+    elif state == "at_risk":
+        text = gettext("At risk · due %(when)s", when=relative(task.due_at)) if task.due_at else gettext("At risk")
     else:
-        text = f"Due {relative(task.due_at)}" if task.due_at else "Due soon"
-        if state == "at_risk":
-            text = f"At risk · {text.lower()}" if task.due_at else "At risk"
+        text = gettext("Due %(when)s", when=relative(task.due_at)) if task.due_at else gettext("Due soon")
     when = task.due_at.strftime("%Y-%m-%d %H:%M UTC") if task.due_at else ""
     return {"state": state, "text": text, "when": when}
 
@@ -105,7 +114,7 @@ def index():
     view = inbox.open_queue(current_user, queue, filters, _page_number())
     return render_template(
         "inbox/index.html", view=view, queue_labels=QUEUE_LABELS, due_labels=DUE_LABELS,
-        empty=EMPTY[view.queue], here=request.full_path.rstrip("?"),
+        empty=str(EMPTY[view.queue]), here=request.full_path.rstrip("?"),
     )
 
 
@@ -118,7 +127,7 @@ def _back(default: str) -> str:
 def claim(task_id: int):
     task = inbox.claim(task_id, current_user)
     db.session.commit()
-    flash(f"You claimed {task.title} for {task.business_key}.", "success")
+    flash(gettext("You claimed %(task)s for %(key)s.", task=translate(task.title), key=task.business_key), "success")
     return redirect(_back(url_for("inbox.index")))
 
 
@@ -127,7 +136,8 @@ def claim(task_id: int):
 def release(task_id: int):
     task = inbox.release(task_id, current_user)
     db.session.commit()
-    flash(f"{task.title} for {task.business_key} is back with the {task.role} team.", "success")
+    flash(gettext("%(task)s for %(key)s is back with the %(team)s team.", task=translate(task.title),
+                  key=task.business_key, team=label(task.role, "role")), "success")
     return redirect(_back(url_for("inbox.index")))
 
 
@@ -140,7 +150,8 @@ def reassign(task_id: int):
         abort(400)
     task = inbox.reassign(task_id, assignee_id, current_user)
     db.session.commit()
-    flash(f"{task.title} for {task.business_key} was reassigned.", "success")
+    flash(gettext("%(task)s for %(key)s was reassigned.", task=translate(task.title), key=task.business_key),
+          "success")
     return redirect(_back(url_for("inbox.task", task_id=task.id)))
 
 
@@ -188,5 +199,5 @@ def task(task_id: int):
     except InvalidData as error:
         form.add_errors(error.errors)
         return _render_task(item, form, 422, version)
-    flash(f"{item.title} for {item.business_key} is done.", "success")
+    flash(gettext("%(task)s for %(key)s is done.", task=translate(item.title), key=item.business_key), "success")
     return redirect(url_for("inbox.index"))

@@ -1,6 +1,8 @@
 """The order desk enters orders that arrive by phone, fax, e-mail or through a sales representative."""
 
 from flask import Blueprint, flash, redirect, render_template
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -27,8 +29,8 @@ from app.web.access import roles_required
 bp = Blueprint("intake", __name__)
 
 MAX_ROWS = 10
-LABELS = {"phone": "Phone", "fax": "Fax", "email": "E-mail", "sales_rep": "Sales representative",
-          "credit": "On credit", "prepayment": "Prepayment", "cash_on_delivery": "Cash on delivery"}
+LABELS = {"phone": _l("Phone"), "fax": _l("Fax"), "email": _l("E-mail"), "sales_rep": _l("Sales representative"),
+          "credit": _l("On credit"), "prepayment": _l("Prepayment"), "cash_on_delivery": _l("Cash on delivery")}
 # Online-shop orders ("web") come through the API, recorded with the API client's channel.
 STAFF_CHANNELS = [SelectChoice(c, LABELS.get(c, c)) for c in ("phone", "fax", "email", "sales_rep") if c in CHANNELS]
 PAYMENT_CHOICES = [SelectChoice(m, LABELS.get(m, m)) for m in PAYMENT_METHODS]
@@ -37,10 +39,10 @@ PAYMENT_CHOICES = [SelectChoice(m, LABELS.get(m, m)) for m in PAYMENT_METHODS]
 class LineForm(Form):
     """One order line; a row left entirely empty is ignored."""
 
-    sku = StringField("SKU", validators=[Length(max=40)])
-    quantity = StringField("Quantity", validators=[Length(max=20)])
-    unit_price = StringField("Unit price", validators=[Length(max=20)])
-    spec = StringField("Specification", validators=[Length(max=MAX_TEXT)])
+    sku = StringField(_l("SKU"), validators=[Length(max=40)])
+    quantity = StringField(_l("Quantity"), validators=[Length(max=20)])
+    unit_price = StringField(_l("Unit price"), validators=[Length(max=20)])
+    spec = StringField(_l("Specification"), validators=[Length(max=MAX_TEXT)])
 
     @property
     def blank(self) -> bool:
@@ -48,21 +50,21 @@ class LineForm(Form):
 
     def validate_sku(self, field):
         if not self.blank and not (field.data or "").strip():
-            raise ValidationError("Enter a SKU.")
+            raise ValidationError(gettext("Enter a SKU."))
 
     def validate_quantity(self, field):
         if not self.blank and not (field.data or "").strip():
-            raise ValidationError("Enter a quantity.")
+            raise ValidationError(gettext("Enter a quantity."))
 
 
 class OrderForm(FlaskForm):
-    customer = SelectField("Customer", validators=[DataRequired(message="Choose the customer.")])
-    channel = SelectField("Received by", choices=STAFF_CHANNELS)
-    requested_date = DateField("Requested delivery date", validators=[Optional()])
-    payment_method = SelectField("Payment", choices=PAYMENT_CHOICES)
-    allow_partial = BooleanField("Partial delivery allowed")
-    remarks = TextAreaField("Remarks", validators=[Length(max=MAX_TEXT)])
-    shipping_address = TextAreaField("Ship to (leave empty for the customer's address)",
+    customer = SelectField(_l("Customer"), validators=[DataRequired(message=_l("Choose the customer."))])
+    channel = SelectField(_l("Received by"), choices=STAFF_CHANNELS)
+    requested_date = DateField(_l("Requested delivery date"), validators=[Optional()])
+    payment_method = SelectField(_l("Payment"), choices=PAYMENT_CHOICES)
+    allow_partial = BooleanField(_l("Partial delivery allowed"))
+    remarks = TextAreaField(_l("Remarks"), validators=[Length(max=MAX_TEXT)])
+    shipping_address = TextAreaField(_l("Ship to (leave empty for the customer's address)"),
                                      validators=[Length(max=MAX_TEXT)])
 
     @property
@@ -75,7 +77,7 @@ class OrderForm(FlaskForm):
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
         if not self.filled_rows():
-            self.form_errors.append("Enter at least one line.")
+            self.form_errors.append(gettext("Enter at least one line."))
             valid = False
         return valid
 
@@ -108,7 +110,7 @@ class OrderForm(FlaskForm):
             else:
                 field = None
             if field is None:
-                general.append(message if name != "lines" else f"Lines: {message}")
+                general.append(message if name != "lines" else gettext("Lines: %(message)s", message=message))
             else:
                 field.errors = [*field.errors, message]
         return general
@@ -117,13 +119,13 @@ class OrderForm(FlaskForm):
 # Fixed rows that keep their places: line_0 … line_9 (WTForms' FieldList renumbers the posted rows and
 # then re-reads the form data for its padding rows, which duplicates a row that follows an empty one).
 for _index in range(MAX_ROWS):
-    setattr(OrderForm, f"line_{_index}", FormField(LineForm, label=f"Line {_index + 1}"))
+    setattr(OrderForm, f"line_{_index}", FormField(LineForm, label=_l("Line %(number)s", number=_index + 1)))
 
 
 def _order_form() -> OrderForm:
     form = OrderForm()
     customers = db.session.scalars(select(Customer).order_by(Customer.name)).all()
-    form.customer.choices = [SelectChoice("", "— choose —")] + [
+    form.customer.choices = [SelectChoice("", gettext("— choose —"))] + [
         SelectChoice(c.code, f"{c.name} ({c.code})") for c in customers]
     return form
 
@@ -139,7 +141,7 @@ def new_order():
         except OrderError as error:
             problems = form.show_errors(error.errors)
         else:
-            flash(f"Order {order.number} was entered.", "success")
+            flash(gettext("Order %(number)s was entered.", number=order.number), "success")
             # The order page (app/web/orders.py) owns this path; a plain path keeps us off its endpoint name.
             return redirect(f"/orders/{order.number}")
     refused = form.is_submitted()

@@ -4,11 +4,13 @@ timeline and the process diagram with the order's current position."""
 import json
 
 from flask import Blueprint, abort, jsonify, render_template, request
+from flask_babel import gettext
 from flask_login import login_required
 
 from app.extensions import db
 from app.orders import queries, states
 from app.orders.models import Order
+from app.web.labels import label
 from app.workflow import inspect
 
 bp = Blueprint("orders", __name__)
@@ -71,7 +73,7 @@ def diagram(number: str):
 
 def _value(value) -> str:
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return gettext("yes") if value else gettext("no")
     if value is None or value == "":
         return "—"
     if isinstance(value, dict | list):
@@ -87,22 +89,23 @@ def summarize(kind: str, detail: dict | None) -> str:
     """One short line saying what an audit row holds (the form data, the message, the error …)."""
     detail = detail if isinstance(detail, dict) else {}
     if kind == "started":
-        text = f"version {detail.get('version', '?')}"
+        text = gettext("version %(version)s", version=detail.get("version", "?"))
     elif kind == "task_completed":
         text = _pairs(detail.get("data") or {})
     elif kind == "message_received":
         payload = detail.get("payload") or {}
         text = f"{detail.get('message', '')}" + (f" — {_pairs(payload)}" if payload else "")
     elif kind == "message_refused":
-        text = f"{detail.get('message', '')} refused while the process was {detail.get('status', '?')}"
+        text = gettext("%(message)s refused while the process was %(status)s", message=detail.get("message", ""),
+                       status=label(detail.get("status"), "process status") or "?")
     elif kind == "timer_fired":
-        text = f"due {_value(detail.get('due'))}"
+        text = gettext("due %(when)s", when=_value(detail.get("due")))
     elif kind == "error":
         text = detail.get("message") or ""
     elif kind == "retried":
-        text = "tasks: " + (", ".join(detail.get("tasks") or []) or "—")
+        text = gettext("tasks: %(tasks)s", tasks=", ".join(detail.get("tasks") or []) or "—")
         if detail.get("data"):
-            text += f"; fixed: {_pairs(detail['data'])}"
+            text += gettext("; fixed: %(data)s", data=_pairs(detail["data"]))
     elif kind == "cancelled":
         text = detail.get("reason") or ""
     else:

@@ -1,6 +1,7 @@
 """Overview of process definitions and instances; an admin retries or cancels an instance."""
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -51,7 +52,7 @@ def instance(instance_id: int):
 def retry(instance_id: int):
     item = _instance_or_404(instance_id)
     runtime.retry(item.id, actor=current_user.username)
-    flash(f"{item.business_key} was retried.", "success")
+    flash(gettext("%(key)s was retried.", key=item.business_key), "success")
     return redirect(url_for("processes.instance", instance_id=item.id))
 
 
@@ -61,8 +62,8 @@ def cancel(instance_id: int):
     item = _instance_or_404(instance_id)
     reason = (request.form.get("reason") or "").strip()[:500]
     if not reason:
-        flash("Say why the instance is cancelled.", "error")
+        flash(gettext("Say why the instance is cancelled."), "error")
         return redirect(url_for("processes.instance", instance_id=item.id))
     runtime.cancel(item.id, actor=current_user.username, reason=reason)
-    flash(f"{item.business_key} was cancelled.", "success")
+    flash(gettext("%(key)s was cancelled.", key=item.business_key), "success")
     return redirect(url_for("processes.instance", instance_id=item.id))

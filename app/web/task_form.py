@@ -5,6 +5,9 @@ What a browser posts is strings; the schema says what each field is. A missing c
 empty optional field is left out, text that is not a number is a message on that field. The typed
 data is then checked against the schema here, so the page can say which field is wrong and how;
 app.workflow.runtime checks it again (app.forms.clean) before anything is written.
+
+Labels (titles, descriptions, choice labels) are shown in the reader's language; app/i18n_extract.py
+collects them from forms/*.json with `label_of` and `choices`. Values are never translated.
 """
 
 import math
@@ -12,8 +15,11 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from flask_babel import gettext
 from jsonschema import Draft202012Validator
 from werkzeug.datastructures import MultiDict
+
+from app.i18n import translate
 
 TEXTAREA_OVER = 200  # a string field allowing more characters than this gets a textarea
 RESERVED = ("csrf_token", "lock_version")  # posted with every task form, not task data
@@ -50,7 +56,13 @@ def _type_of(spec: dict) -> str:
     return kind
 
 
-def _choices(spec: dict) -> list[tuple[object, str]]:
+def label_of(name: str, spec: dict) -> str:
+    """A field's label in English: its title, else its name in words."""
+    return str(spec.get("title") or name.replace("_", " ").capitalize())
+
+
+def choices(spec: dict) -> list[tuple[object, str]]:
+    """(value, English label) of a field with a fixed set of values."""
     if "enum" in spec:
         return [(value, str(value).replace("_", " ").capitalize() if isinstance(value, str) else str(value))
                 for value in spec["enum"] if value is not None]
@@ -72,16 +84,16 @@ def _shown(value) -> str:
 
 def _field(name: str, spec: dict, required: bool) -> Field:
     kind = _type_of(spec)
-    made = Field(name=name, label=str(spec.get("title") or name.replace("_", " ").capitalize()), widget="text",
-                 type=kind, required=required, help=str(spec.get("description") or ""))
-    choices = _choices(spec)
+    made = Field(name=name, label=translate(label_of(name, spec)), widget="text",
+                 type=kind, required=required, help=translate(str(spec.get("description") or "")))
+    options = choices(spec)
     if kind == "boolean":
         made.widget = "checkbox"
         made.must_tick = spec.get("const") is True or spec.get("enum") == [True]
         made.checked = spec.get("default") is True
-    elif choices:
+    elif options:
         made.widget = "select"
-        made.options = [(_shown(value), label) for value, label in choices]
+        made.options = [(_shown(value), translate(label)) for value, label in options]
     elif kind in ("integer", "number"):
         made.widget = "number"
         made.step = "1" if kind == "integer" else "any"
@@ -118,24 +130,35 @@ def _message(error) -> str:
     """A sentence a person understands, for one jsonschema error about a field."""
     rule, limit, value = error.validator, error.validator_value, error.instance
     if rule == "type":
-        return {"integer": "Enter a whole number.", "number": "Enter a number.",
-                "boolean": "Tick the box or leave it empty."}.get(limit, f"Enter a {limit}.")
-    if rule in ("minimum", "exclusiveMinimum"):
-        return f"At least {_fmt(limit)}." if rule == "minimum" else f"More than {_fmt(limit)}."
-    if rule in ("maximum", "exclusiveMaximum"):
-        return f"At most {_fmt(limit)}." if rule == "maximum" else f"Less than {_fmt(limit)}."
+        if limit == "integer":
+            return gettext("Enter a whole number.")
+        if limit == "number":
+            return gettext("Enter a number.")
+        if limit == "boolean":
+            return gettext("Tick the box or leave it empty.")
+        return gettext("Enter a %(kind)s.", kind=limit)
+    if rule == "minimum":
+        return gettext("At least %(limit)s.", limit=_fmt(limit))
+    if rule == "exclusiveMinimum":
+        return gettext("More than %(limit)s.", limit=_fmt(limit))
+    if rule == "maximum":
+        return gettext("At most %(limit)s.", limit=_fmt(limit))
+    if rule == "exclusiveMaximum":
+        return gettext("Less than %(limit)s.", limit=_fmt(limit))
     if rule == "minLength":
-        return "Required." if limit == 1 else f"At least {limit} characters."
+        return gettext("Required.") if limit == 1 else gettext("At least %(limit)s characters.", limit=limit)
     if rule == "maxLength":
-        return f"At most {limit} characters (this has {len(value)})."
+        return gettext("At most %(limit)s characters (this has %(length)s).", limit=limit, length=len(value))
     if rule == "enum":
-        return "Choose one of the options."
+        return gettext("Choose one of the options.")
     if rule == "const":
-        return "Tick this box to go on." if limit is True else f"Must be {_shown(limit)}."
+        if limit is True:
+            return gettext("Tick this box to go on.")
+        return gettext("Must be %(value)s.", value=_shown(limit))
     if rule in ("pattern", "anyOf", "oneOf", "format"):
-        return "This is not in the expected form."
+        return gettext("This is not in the expected form.")
     if rule == "multipleOf":
-        return f"Must be a multiple of {_fmt(limit)}."
+        return gettext("Must be a multiple of %(limit)s.", limit=_fmt(limit))
     return error.message
 
 
@@ -165,17 +188,17 @@ class TaskForm:
         self.data = {}
         for name in posted:
             if name not in self.by_name and name not in RESERVED:
-                self.errors.append(f"'{name[:80]}' is not a field of this form.")
+                self.errors.append(gettext("'%(name)s' is not a field of this form.", name=name[:80]))
         for f in self.fields:
             values = posted.getlist(f.name)
             if len(values) > 1:
-                f.errors.append("Give one value.")
+                f.errors.append(gettext("Give one value."))
                 continue
             raw = values[0] if values else ""
             if f.widget == "checkbox":
                 f.checked = raw.strip().lower() in TRUE
                 if raw and not f.checked and raw.strip().lower() not in ("false", "off", "0", "no"):
-                    f.errors.append("Tick the box or leave it empty.")
+                    f.errors.append(gettext("Tick the box or leave it empty."))
                 self.data[f.name] = f.checked
                 continue
             f.value = raw
@@ -188,15 +211,15 @@ class TaskForm:
 
     def _convert(self, f: Field, text: str) -> None:
         if f.widget == "select":
-            value = next((v for v, _label in _choices(self.schema["properties"][f.name]) if _shown(v) == text), None)
+            value = next((v for v, _label in choices(self.schema["properties"][f.name]) if _shown(v) == text), None)
             if value is None:
-                f.errors.append("Choose one of the options.")
+                f.errors.append(gettext("Choose one of the options."))
             else:
                 self.data[f.name] = value
         elif f.type in ("integer", "number"):
             number = _number(text, f.type)
             if number is None:
-                f.errors.append("Enter a whole number." if f.type == "integer" else "Enter a number.")
+                f.errors.append(gettext("Enter a whole number.") if f.type == "integer" else gettext("Enter a number."))
             else:
                 self.data[f.name] = number
         elif f.widget == "date":
@@ -205,7 +228,7 @@ class TaskForm:
                     raise ValueError(text)
                 date.fromisoformat(text)
             except ValueError:
-                f.errors.append("Enter a date as YYYY-MM-DD.")
+                f.errors.append(gettext("Enter a date as YYYY-MM-DD."))
             else:
                 self.data[f.name] = text
         else:
@@ -216,7 +239,7 @@ class TaskForm:
         for name in self.schema.get("required", []):
             f = self.by_name.get(name)
             if f is not None and name not in self.data and not f.errors:
-                f.errors.append("Required.")
+                f.errors.append(gettext("Required."))
         for error in Draft202012Validator(self.schema).iter_errors(self.data):
             if error.validator in ("required", "additionalProperties"):
                 continue  # said above, in the words of this page
@@ -245,7 +268,7 @@ class TaskForm:
                 continue
             value = data[f.name]
             if isinstance(value, bool):
-                text = "Yes" if value else "No"
+                text = gettext("Yes") if value else gettext("No")
             elif f.options:
                 text = dict(f.options).get(_shown(value), _shown(value))
             else:
