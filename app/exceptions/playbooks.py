@@ -115,15 +115,7 @@ def _apply_change(case, order, values, by):
                                             "once everything is delivered")
     for line, _quantity, sku in requested:
         if sku:
-            product = catalog.by_sku(sku)
-            if product is None or not product.active:
-                raise PlaybookError("sku", f"unknown product '{sku}'")
-            if line.shipped_qty:
-                raise PlaybookError("sku", f"line {line.position} is partly delivered; its product cannot change")
-            if line.reserved_qty:
-                catalog.release(line.product, line.reserved_qty, order.number)
-                line.reserved_qty = 0
-            line.product, line.sku, line.make_to_order = product, product.sku, product.make_to_order
+            _change_product(order, line, sku, partly_delivered_field="sku")
     if requested:
         order.total = sum((line.amount for line in order.lines), Decimal("0"))
     if address:
@@ -238,16 +230,22 @@ def _partial_shipment(case, order, values, by):
 
 def _substitute(case, order, values, by):
     line = _line(order, values, case.details or {})
-    product = catalog.by_sku(_need(values, "sku", "the substitute product's SKU"))
+    _change_product(order, line, _need(values, "sku", "the substitute product's SKU"), partly_delivered_field="line")
+    return {}
+
+
+def _change_product(order: Order, line, sku: str, partly_delivered_field: str) -> None:
+    """The line takes another product; what was reserved of the old one goes back to stock."""
+    product = catalog.by_sku(sku)
     if product is None or not product.active:
-        raise PlaybookError("sku", f"unknown product '{values.get('sku')}'")
+        raise PlaybookError("sku", f"unknown product '{sku}'")
     if line.shipped_qty:
-        raise PlaybookError("line", f"line {line.position} is partly delivered; its product cannot change")
+        raise PlaybookError(partly_delivered_field,
+                            f"line {line.position} is partly delivered; its product cannot change")
     if line.reserved_qty:
         catalog.release(line.product, line.reserved_qty, order.number)
         line.reserved_qty = 0
     line.product, line.sku, line.make_to_order = product, product.sku, product.make_to_order
-    return {}
 
 
 def _cancel_lines(case, order, values, by):
