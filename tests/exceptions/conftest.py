@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.accounts.service import create_user
+from app.billing.models import CreditNote, Invoice, Refund
 from app.catalog.models import Product
 from app.customers.models import Customer
 from app.exceptions import service as cases
@@ -125,3 +126,22 @@ def status_of(business_key: str) -> str:
 def product(sku: str) -> Product:
     db.session.expire_all()
     return db.session.scalar(select(Product).where(Product.sku == sku))
+
+
+def invoices(order: Order) -> list[tuple[Decimal, Decimal, Decimal, str]]:
+    """(amount, paid, credited, status) per invoice, oldest first."""
+    db.session.expire_all()
+    return [(i.amount, i.paid_amount, i.credited_amount, i.status) for i in db.session.scalars(
+        select(Invoice).where(Invoice.order_id == order.id).order_by(Invoice.id))]
+
+
+def credit_notes(order: Order) -> list[tuple[str, Decimal]]:
+    """(invoice number, amount) per credit note."""
+    return [(n.invoice.number, n.amount) for n in db.session.scalars(
+        select(CreditNote).where(CreditNote.order_id == order.id).order_by(CreditNote.id))]
+
+
+def refunds(order: Order) -> list[tuple[Decimal, str, str, str]]:
+    """(amount, status, requested by, approved by) per refund."""
+    return [(r.amount, r.status, r.requested_by, r.approved_by) for r in db.session.scalars(
+        select(Refund).where(Refund.order_id == order.id).order_by(Refund.id))]

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app import clock
 from app.accounts.models import User
 from app.accounts.service import create_user
-from app.billing.models import CreditNote, Invoice, Refund
+from app.billing.models import Invoice
 from app.catalog.models import Product, StockMove
 from app.customers.models import Customer
 from app.exceptions.models import ExceptionCase
@@ -25,7 +25,10 @@ from app.orders.models import Order
 from app.workflow import Conflict, Forbidden, InvalidData, NotWaiting, runtime
 from app.workflow.models import HumanTask, InstanceEvent, ProcessInstance
 from app.workflow.timers import fire_due
+from tests.exceptions.conftest import credit_notes as _credit_notes
+from tests.exceptions.conftest import invoices as _invoices
 from tests.exceptions.conftest import messages, product
+from tests.exceptions.conftest import refunds as _refunds
 
 # BOLT-M8 costs 2.50 with 100 on hand; NUT-M8 1.00 with 500; VALVE-2 50.00 with only 5 on hand.
 BOLTS = ("BOLT-M8", 10)  # 25.00
@@ -72,23 +75,6 @@ def _lines(order: Order) -> list[tuple[str, int, int, int, int]]:
     return [(line.sku, line.quantity, line.reserved_qty, line.shipped_qty, line.returned_qty) for line in order.lines]
 
 
-def _invoices(order: Order) -> list[tuple[Decimal, Decimal, Decimal, str]]:
-    """(amount, paid, credited, status) per invoice."""
-    db.session.expire_all()
-    return [(i.amount, i.paid_amount, i.credited_amount, i.status) for i in db.session.scalars(
-        select(Invoice).where(Invoice.order_id == order.id).order_by(Invoice.id))]
-
-
-def _credit_notes(order: Order) -> list[tuple[str, Decimal]]:
-    """(invoice number, amount) per credit note."""
-    return [(n.invoice.number, n.amount) for n in db.session.scalars(
-        select(CreditNote).where(CreditNote.order_id == order.id).order_by(CreditNote.id))]
-
-
-def _refunds(order: Order) -> list[tuple[Decimal, str, str, str]]:
-    """(amount, status, requested by, approved by) per refund."""
-    return [(r.amount, r.status, r.requested_by, r.approved_by) for r in db.session.scalars(
-        select(Refund).where(Refund.order_id == order.id).order_by(Refund.id))]
 
 
 def _body(order: Order, kind: str) -> str:

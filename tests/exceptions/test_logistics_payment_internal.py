@@ -10,7 +10,7 @@ from SpiffWorkflow import TaskState
 from sqlalchemy import select
 
 from app.accounts.models import User
-from app.billing.models import CreditNote, Invoice, Refund
+from app.billing.models import Invoice
 from app.catalog.models import Product, StockMove
 from app.customers.models import Customer
 from app.exceptions.models import ExceptionCase, NonConformance
@@ -20,7 +20,10 @@ from app.notifications.models import OutboxMessage
 from app.orders.models import Order
 from app.workflow import Forbidden, InvalidData, engine, runtime
 from app.workflow.models import InstanceEvent, ProcessInstance, Wakeup
+from tests.exceptions.conftest import credit_notes as _credit_notes
+from tests.exceptions.conftest import invoices as _invoices
 from tests.exceptions.conftest import messages, product, status_of
+from tests.exceptions.conftest import refunds as _refunds
 
 # The shop sells BOLT-M8 at 2.50 with 100 on hand; every order here is 10 of them, 25.00.
 BOLTS = ("BOLT-M8", 10)
@@ -31,23 +34,6 @@ def _statuses(order: Order) -> tuple[str, str, str]:
     return order.status, order.shipment_status, order.payment_status
 
 
-def _invoices(order: Order) -> list[tuple[Decimal, Decimal, Decimal, str]]:
-    """(amount, paid, credited, status) per invoice, oldest first."""
-    db.session.expire_all()
-    return [(i.amount, i.paid_amount, i.credited_amount, i.status) for i in db.session.scalars(
-        select(Invoice).where(Invoice.order_id == order.id).order_by(Invoice.id))]
-
-
-def _credit_notes(order: Order) -> list[tuple[str, Decimal]]:
-    """(invoice number, amount) per credit note."""
-    return [(n.invoice.number, n.amount) for n in db.session.scalars(
-        select(CreditNote).where(CreditNote.order_id == order.id).order_by(CreditNote.id))]
-
-
-def _refunds(order: Order) -> list[tuple[Decimal, str, str, str]]:
-    """(amount, status, requested by, approved by) per refund."""
-    return [(r.amount, r.status, r.requested_by, r.approved_by) for r in db.session.scalars(
-        select(Refund).where(Refund.order_id == order.id).order_by(Refund.id))]
 
 
 def _shipments(order: Order) -> list[tuple[str, str, str]]:
