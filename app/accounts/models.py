@@ -18,6 +18,7 @@ class User(UserMixin, db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(200), default="", server_default="")  # for escalation notices
     password_hash: Mapped[str] = mapped_column(String(256))
     active: Mapped[bool] = mapped_column(default=True)
     # The language the user reads the interface in; one of app.i18n.LANGUAGES.
@@ -50,4 +51,6 @@ class UserRole(db.Model):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # The team lead of this role's team: told when its work breaches an SLA target.
+    lead: Mapped[bool] = mapped_column(default=False, server_default="0")
     user: Mapped[User] = relationship(back_populates="role_rows")

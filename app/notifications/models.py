@@ -17,6 +17,8 @@ class OutboxMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("customer_order.id"), index=True)
+    # A message to a member of staff (an escalation) names the user instead of an order.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     to_address: Mapped[str] = mapped_column(String(200), default="")
     locale: Mapped[str] = mapped_column(String(10), default="en")

@@ -62,3 +62,38 @@ class Escalation(db.Model):
     raised_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
     acknowledged_by: Mapped[str] = mapped_column(String(80), default="")
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SlaChange(db.Model):
+    """Audit of every change managers make to SLA targets: a policy, a calendar, or the due time of
+    one running piece of work (an extension). `before` and `after` hold the changed fields."""
+
+    __tablename__ = "sla_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
+    by: Mapped[str] = mapped_column(String(80))
+    subject: Mapped[str] = mapped_column(String(20))  # policy, calendar, task
+    subject_ref: Mapped[str] = mapped_column(String(120))  # policy or calendar id, or business key/element
+    action: Mapped[str] = mapped_column(String(20))  # created, changed, deactivated, extended
+    before: Mapped[dict] = mapped_column(JSON, default=dict)
+    after: Mapped[dict] = mapped_column(JSON, default=dict)
+    note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class SlaPause(db.Model):
+    """A stretch of time an instance's SLA clocks stood still while it waited on the customer.
+    `timers` keeps each paused timer's due time as it was (spiff task id → ISO), so resuming can
+    move it out by exactly the pause."""
+
+    __tablename__ = "sla_pause"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    business_key: Mapped[str] = mapped_column(String(80), index=True)
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    paused_by: Mapped[str] = mapped_column(String(80))
+    paused_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    resumed_by: Mapped[str] = mapped_column(String(80), default="")
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    timers: Mapped[dict] = mapped_column(JSON, default=dict)
