@@ -32,6 +32,7 @@ from app.workflow.timers import fire_due
 from tests.support import login
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # a Monday morning
+AT_RISK = timedelta(hours=18)  # no SLA policy: a task is due a day after it opens, at risk at 75%
 NUMBER = "SO-2026-000001"
 SHIPMENT = "SH-2026-000001"
 INVOICE = "INV-2026-000001"
@@ -275,21 +276,21 @@ def test_an_api_order_goes_to_completion_through_the_http_views(shop, client):
         assert page["shipments"] == page["invoices"] == page["messages"] == []
         assert page["process"] == ["running"]
         credit = cara.work("credit_review", {"credit_override": True, "credit_note": "Pays on time for years"})
-        assert credit["due"] is None  # no deadline on the credit review
+        assert credit["due"] == "2026-03-03 08:00 UTC"  # no SLA policy: due a day after it opened
     assert statuses() == ("in_review", "pending", "not_invoiced")
     assert open_tasks() == [("review_order", "order_desk")]
-    assert wakeup() == START + timedelta(minutes=30, hours=4)  # the late-review flag
+    assert wakeup() == START + timedelta(minutes=30) + AT_RISK  # the review's SLA clock
 
     # --- The order desk approves: confirmation, reservation; the pump goes to production ----------------------
     clock.advance(timedelta(minutes=30))
     with Staff(client, "dana") as dana:
         review = dana.work("review_order", {"approved": True})
-        assert review["due"] == "2026-03-02 12:30 UTC"
+        assert review["due"] == "2026-03-03 08:30 UTC"
         page = dana.order()
     assert statuses() == ("confirmed", "pending", "not_invoiced")
     assert order().expected_ship_date == date(2026, 3, 13)  # the pump's 10 days' lead time and a day to ship
     assert open_tasks() == [("produce_goods", "production")]
-    assert wakeup() is None
+    assert wakeup() == START + timedelta(hours=1) + AT_RISK
     assert stock() == {"BOLT-M8": (1000, 40), "PUMP-X1": (0, 0), "VALVE-2": (50, 2)}
     assert moves() == [("BOLT-M8", "reserve", 40), ("VALVE-2", "reserve", 2)]
     assert messages() == [CONFIRMATION]
@@ -432,7 +433,7 @@ def test_an_api_order_goes_to_completion_through_the_http_views(shop, client):
         (Decimal("200.00"), "bank_transfer", "BT-1"), (Decimal("400.00"), "card", "TX-9")]
     assert messages() == [CONFIRMATION, SHIPPED, INVOICED, REMINDED, FOLLOW_UP]
     assert open_tasks() == [("follow_up", "customer_service")]
-    assert wakeup() is None  # no reminder for a paid invoice
+    assert wakeup() == datetime(2026, 4, 28, 9, 0, 1, tzinfo=UTC) + AT_RISK  # the follow-up's clock, no reminder
 
     # --- Customer service follows up: the process ends ---------------------------------------------------------
     clock.advance(timedelta(days=1))

@@ -249,15 +249,17 @@ def test_diagram_endpoint_gives_the_versions_xml_and_where_the_order_stands(staf
     assert data["xml"] == db.session.get(ProcessInstance, instance.id).definition.bpmn_xml
     assert "<bpmndi:BPMNDiagram" in data["xml"]
     assert data["instance"] == {"id": instance.id, "process": "order_process", "version": 1, "status": "running"}
-    assert data["current"] == ["review_order", "review_order_changed", "review_overdue"]
+    assert data["current"] == ["review_order", "review_order_at_risk", "review_order_breached",
+                               "review_order_breached_long", "review_order_changed"]
     assert "do_review_checks" in data["completed"] and "review_order" not in data["completed"]
     assert "f_credit_ok" in data["flows"] and "f_credit_gw_to_credit_review" not in data["flows"]
 
     _complete(instance, "review_order", {"approved": True})
     data = staff.get(f"/orders/{order.number}/diagram").get_json()
-    assert data["current"] == ["pick_goods", "pick_goods_changed"]
+    assert data["current"] == ["pick_goods", "pick_goods_at_risk", "pick_goods_breached", "pick_goods_breached_long",
+                               "pick_goods_changed"]
     assert {"review_order", "do_confirm_order", "do_reserve_stock", "do_create_pick_list"} <= set(data["completed"])
-    assert "review_overdue" not in data["completed"] + data["current"]
+    assert "review_order_at_risk" not in data["completed"] + data["current"]
 
 
 @pytest.mark.parametrize(("kind", "detail", "expected"), [

@@ -47,6 +47,7 @@ def policy_for(scope: str, key: str, severity: str = "") -> SlaPolicy | None:
 class Targets:
     warn_at: datetime
     due_at: datetime
+    late_at: datetime  # breached for longer than one more target: the last escalation level
     respond_by: datetime | None
 
 
@@ -55,8 +56,14 @@ DEFAULT_RESOLUTION_MINUTES = 24 * 60
 DEFAULT_AT_RISK_PCT = 75
 
 
-def targets(scope: str, key: str, start: datetime, severity: str = "") -> Targets:
-    """When work of this kind, begun at `start`, is at risk and due."""
+TARGET_KINDS = ("resolution", "response")
+
+
+def targets(scope: str, key: str, start: datetime, severity: str = "", target: str = "resolution") -> Targets:
+    """When work of this kind, begun at `start`, is at risk, due and long overdue. With target
+    "response" the clock is the policy's response target (the first answer), where it has one."""
+    if target not in TARGET_KINDS:
+        raise SlaError(f"unknown SLA target '{target}' (one of {', '.join(TARGET_KINDS)})")
     policy = policy_for(scope, key, severity)
     if policy is None:
         resolution, pct, response, calendar = (timedelta(minutes=DEFAULT_RESOLUTION_MINUTES), DEFAULT_AT_RISK_PCT,
@@ -65,8 +72,11 @@ def targets(scope: str, key: str, start: datetime, severity: str = "") -> Target
         resolution, pct = timedelta(minutes=policy.resolution_minutes), policy.at_risk_pct
         response = timedelta(minutes=policy.response_minutes) if policy.response_minutes else None
         calendar = calendar_of(policy.calendar)
+    if target == "response" and response is not None:
+        resolution = response
     try:
         return Targets(warn_at=calendar.add(start, resolution * pct / 100), due_at=calendar.add(start, resolution),
+                       late_at=calendar.add(start, resolution * 2),
                        respond_by=calendar.add(start, response) if response else None)
     except CalendarError as error:
         raise SlaError(f"policy {scope} '{key}': {error}") from None

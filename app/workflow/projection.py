@@ -25,7 +25,8 @@ def _timer_due(task) -> datetime | None:
 
 def _attached_deadlines(task) -> tuple[datetime | None, datetime | None]:
     """(due, at risk) from timers on the task's boundary. A timer whose expression starts with
-    sla_warn marks the at-risk time; any other attached timer is a deadline (the earliest wins)."""
+    sla_warn marks the at-risk time, sla_late the last escalation (no deadline of its own); any other
+    attached timer is a deadline (the earliest wins)."""
     due = at_risk = None
     parent = task.parent
     if parent is None:
@@ -39,7 +40,10 @@ def _attached_deadlines(task) -> tuple[datetime | None, datetime | None]:
         moment = _timer_due(sibling)
         if moment is None:
             continue
-        if (definition.expression or "").lstrip().startswith("sla_warn"):
+        expression = (definition.expression or "").lstrip()
+        if expression.startswith("sla_late"):
+            continue
+        if expression.startswith("sla_warn"):
             at_risk = moment if at_risk is None else min(at_risk, moment)
         else:
             due = moment if due is None else min(due, moment)

@@ -120,7 +120,9 @@ def test_happy_path_from_entry_to_follow_up(shop):
     runtime.send_message(order.number, "payment_received", {"amount": "200.00", "method": "bank_transfer"})
     db.session.expire_all()
     assert (order.status, order.payment_status, invoice.status) == ("completed", "paid", "paid")
-    assert order.archived_at is not None and db.session.get(Wakeup, instance.id) is None
+    # What still wakes the instance is the follow-up call's SLA clock, no reminder any more.
+    assert order.archived_at is not None
+    assert db.session.get(Wakeup, instance.id).due_at == open_task(instance).at_risk_at
     done = do(instance, "follow_up", {"satisfaction": 5})
     assert done.status == "completed"
     assert messages(order) == ["confirmation", "shipped", "invoice", "follow_up"]
@@ -248,7 +250,7 @@ def test_overdue_invoice_climbs_the_dunning_ladder_to_collections(shop):
     assert messages(order)[-3:] == ["reminder", "reminder", "reminder"]
     task = open_task(instance)
     assert (task.element_id, task.role) == ("collections", "finance")
-    assert db.session.get(Wakeup, instance.id) is None
+    assert db.session.get(Wakeup, instance.id).due_at == task.at_risk_at  # no reminder now: the task's SLA clock
     do(instance, "collections", {"collection_outcome": "promise_to_pay", "promised_date": "2026-06-01"})
     db.session.expire_all()
     assert (invoice.dunning_level, str(invoice.due_date)) == (0, "2026-06-01")

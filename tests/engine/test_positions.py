@@ -41,35 +41,42 @@ def _complete(instance: ProcessInstance, element_id: str, data: dict) -> None:
     assert done.status != "error", done.error
 
 
+REVIEW_WAITS = ["review_order", "review_order_at_risk", "review_order_breached", "review_order_breached_long",
+                "review_order_changed"]
+
+
 def test_a_new_order_stands_at_review_with_its_timer(order_instance):
     where = _now(order_instance)
-    assert where == {"completed": INTAKE, "current": ["review_order", "review_order_changed", "review_overdue"],
+    assert where == {"completed": INTAKE, "current": REVIEW_WAITS,
                      "flows": INTAKE_FLOWS}
 
 
 def test_a_rejected_review_moves_to_negotiation_and_a_new_round_comes_back(order_instance):
     _complete(order_instance, "review_order", {"approved": False, "review_note": "price too low"})
     where = _now(order_instance)
-    assert where["current"] == ["negotiate_order", "negotiate_order_changed"]
+    assert where["current"] == ["negotiate_order", "negotiate_order_at_risk", "negotiate_order_breached",
+                                "negotiate_order_breached_long", "negotiate_order_changed"]
     assert {"review_order", "approved_gw", "note_review_rejection", "do_reject_order"} <= set(where["completed"])
-    assert "review_overdue" not in where["completed"]  # cancelled with its task, never fired
+    assert "review_order_at_risk" not in where["completed"]  # cancelled with its task, never fired
     assert {"f_review_order_to_approved_gw", "f_rejected", "f_reject_order_to_negotiate_order"} <= set(where["flows"])
     assert "f_approved_gw_to_confirm_order" not in where["flows"]
 
     _complete(order_instance, "negotiate_order", {"outcome": "new_date", "new_date": "2026-05-01"})
     again = _now(order_instance)
-    assert again["current"] == ["review_order", "review_order_changed", "review_overdue"]
+    assert again["current"] == REVIEW_WAITS
     assert "review_order" not in again["completed"]  # it stands there now, though it was done before
     assert {"negotiate_order", "cancelled_gw"} <= set(again["completed"]) and "f_renegotiated" in again["flows"]
 
 
 def test_a_fired_review_timer_is_done_and_the_review_still_open(order_instance):
-    clock.advance(timedelta(hours=4, seconds=1))
+    clock.advance(timedelta(hours=18, seconds=1))  # no SLA policy: at risk at 75% of a day
     assert fire_due() == 1
     where = _now(order_instance)
-    assert where["current"] == ["review_order", "review_order_changed"]
-    assert {"review_overdue", "flag_late_review", "escalated"} <= set(where["completed"])
-    assert {"f_review_overdue_to_flag_late_review", "f_flag_late_review_to_escalated"} <= set(where["flows"])
+    assert where["current"] == ["review_order", "review_order_breached", "review_order_breached_long",
+                                "review_order_changed"]
+    assert {"review_order_at_risk", "escalate_review_order_at_risk", "review_order_escalated"} <= set(
+        where["completed"])
+    assert {"f_review_order_at_risk", "f_escalate_review_order_at_risk"} <= set(where["flows"])
 
 
 def test_shipped_order_waits_for_the_receipt_message_then_for_payment(order_instance):
