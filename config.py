@@ -41,6 +41,8 @@ class Config:
     SCHEDULER_INTERVAL_SECONDS = float(os.environ.get("ORDERLY_SCHEDULER_INTERVAL", "0.5"))
     # How long a claimed wake-up stays with one scheduler before another may take it over.
     WAKEUP_CLAIM_SECONDS = int(os.environ.get("ORDERLY_WAKEUP_CLAIM_SECONDS", "60"))
+    # Where staff reach this installation: links in escalation notices start with it.
+    PUBLIC_URL = os.environ.get("ORDERLY_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
     MAX_BPMN_BYTES = int(os.environ.get("ORDERLY_MAX_BPMN_BYTES", str(2 * 1024 * 1024)))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -1,11 +1,14 @@
 """Escalations: a target at risk or missed, recorded once per task and level, with whose work it is,
-until a manager acknowledges it. A breach also raises the task's priority (1 is the most urgent)."""
+until a manager acknowledges it. A breach also raises the task's priority (1 is the most urgent), and
+the people the level reaches are told through the outbox."""
 
+from flask import current_app
 from sqlalchemy import select
 
 from app.accounts.models import User
 from app.clock import now
 from app.extensions import db
+from app.notifications.staff import notify_escalation
 from app.sla.models import LEVELS, Escalation
 from app.workflow.models import HumanTask, ProcessInstance
 
@@ -39,6 +42,8 @@ def raise_escalation(business_key: str, element_id: str, level: str, *, order_nu
     if task is not None:
         task.priority = min(task.priority, PRIORITY_AT[level])
     db.session.flush()
+    base = current_app.config["PUBLIC_URL"]
+    notify_escalation(escalation, f"{base}/tasks/{task.id}" if task else f"{base}/orders/{escalation.order_number}")
     return escalation
 
 

@@ -23,6 +23,21 @@ def _timer_due(task) -> datetime | None:
     return TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
 
 
+# A paused SLA clock waits at this moment until it is resumed (app.sla.clocks).
+PAUSED = "9999-12-31T00:00:00+00:00"
+
+
+def sla_clocks(task) -> list:
+    """The waiting SLA timers (sla_warn / sla_due / sla_late) on the boundary of a ready task."""
+    parent = task.parent
+    if parent is None:
+        return []
+    return [sibling for sibling in parent.children
+            if sibling is not task and sibling.state == TaskState.WAITING
+            and isinstance(definition := getattr(sibling.task_spec, "event_definition", None), TimerEventDefinition)
+            and (definition.expression or "").lstrip().startswith("sla_")]
+
+
 def _attached_deadlines(task) -> tuple[datetime | None, datetime | None]:
     """(due, at risk) from timers on the task's boundary. A timer whose expression starts with
     sla_warn marks the at-risk time, sla_late the last escalation (no deadline of its own); any other
@@ -37,6 +52,8 @@ def _attached_deadlines(task) -> tuple[datetime | None, datetime | None]:
             continue
         if sibling.state != TaskState.WAITING:
             continue
+        if sibling._get_internal_data("event_value") == PAUSED:
+            continue  # the clock stands still: the task keeps the times it had
         moment = _timer_due(sibling)
         if moment is None:
             continue
@@ -115,6 +132,8 @@ def next_timer(workflow) -> datetime | None:
     moments = []
     for pending in workflow.waiting_events():
         value = pending.value
+        if value == PAUSED:
+            continue
         if isinstance(value, dict):
             value = value.get("next")
         if isinstance(value, str):

@@ -431,6 +431,31 @@ def _set_hold(business_key: str, held_by: str, actor: str) -> list[ProcessInstan
     return changed
 
 
+def move_sla_clocks(instance_id: int, move: Callable[[str, str], str | None], *, kind: str, actor: str,
+                    detail: dict | None = None, element_id: str | None = None) -> dict[str, dict[str, str]]:
+    """Change the due times of the SLA timers waiting on the instance's open tasks (only those of
+    `element_id` if given): `move(spiff task id of the timer, its ISO value)` gives the new ISO value
+    or None to leave it. Recorded as one `kind` event; returns {timer id: {element, before, after}}."""
+    with _unit_of_work():
+        step = _Step.lock(instance_id)
+        step.require_active()
+        changes = {}
+        for task in projection.ready_human_tasks(step.workflow):
+            if element_id is not None and task.task_spec.bpmn_id != element_id:
+                continue
+            for timer in projection.sla_clocks(task):
+                before = timer._get_internal_data("event_value")
+                after = move(str(timer.id), before) if isinstance(before, str) else None
+                if after is None or after == before:
+                    continue
+                timer._set_internal_data(event_value=after)
+                changes[str(timer.id)] = {"element": timer.task_spec.bpmn_id, "before": before, "after": after}
+        if changes:
+            step.event(kind, actor=actor, detail={**(detail or {}), "timers": changes})
+            step.save()
+    return changes
+
+
 def wake(instance_id: int, *, actor: str = "scheduler") -> int:
     """Fire the instance's due timers and run what follows; returns how many fired."""
     with _unit_of_work():
