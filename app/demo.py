@@ -17,6 +17,8 @@ from app.exceptions import service as exceptions
 from app.extensions import db
 from app.orders.models import Order
 from app.orders.service import LineInput, create_order
+from app.sla import policies as sla_policies
+from app.sla.models import SlaCalendar
 from app.workflow import runtime, timers
 from app.workflow.models import HumanTask
 
@@ -85,6 +87,69 @@ STOP_BEFORE = {"review": 0, "pick_goods": 1, "pack_goods": 2, "check_goods": 3, 
 # The language of a demo user where it is not English (each can change it on their account page).
 LOCALES = {"warehouse": "zh"}
 
+# SLA targets: a Berlin head office working Mon–Fri 08:00–18:00 (a working day is 10 h) with its public
+# holidays, and a calendar for work that runs around the clock (critical exceptions).
+HEAD_OFFICE = {"name": "Head office", "zone": "Europe/Berlin",
+               "hours": {day: [["08:00", "18:00"]] for day in range(5)},
+               "holidays": ["2026-01-01", "2026-04-03", "2026-04-06", "2026-05-01", "2026-05-14", "2026-05-25",
+                            "2026-10-03", "2026-12-25", "2026-12-26", "2027-01-01", "2027-03-26", "2027-03-29",
+                            "2027-05-06", "2027-05-17", "2027-10-03", "2027-12-25", "2027-12-26"]}
+AROUND_THE_CLOCK = {"name": "Around the clock", "zone": "UTC", "hours": {day: [["00:00", "24:00"]] for day in range(7)},
+                    "holidays": []}
+HOUR, WORKING_DAY = 60, 10 * 60
+# User tasks timed by their own policy (head office time): (resolution, first response or None).
+# The exception process's triage and resolve tasks count by the exception policies below.
+TASK_TARGETS = {
+    "clarify_order": (WORKING_DAY, None),
+    "review_order": (4 * HOUR, HOUR),
+    "credit_review": (8 * HOUR, 2 * HOUR),
+    "negotiate_order": (2 * WORKING_DAY, 4 * HOUR),
+    "produce_goods": (10 * WORKING_DAY, WORKING_DAY),
+    "pick_goods": (4 * HOUR, None),
+    "pack_goods": (4 * HOUR, None),
+    "check_goods": (2 * HOUR, None),
+    "arrange_shipment": (8 * HOUR, None),
+    "collections": (2 * WORKING_DAY, 4 * HOUR),
+    "follow_up": (3 * WORKING_DAY, None),
+    "approve_refund_finance": (8 * HOUR, 2 * HOUR),
+    "approve_refund_manager": (WORKING_DAY, 4 * HOUR),
+    "*": (WORKING_DAY, None),
+}
+# Exceptions per family and severity: (resolution, first response). Critical ones run around the clock.
+EXCEPTION_TARGETS = {
+    "customer": {"low": (3 * WORKING_DAY, 4 * HOUR), "medium": (16 * HOUR, 2 * HOUR), "high": (8 * HOUR, HOUR),
+                 "critical": (4 * HOUR, 30)},
+    "inventory": {"low": (4 * WORKING_DAY, 4 * HOUR), "medium": (2 * WORKING_DAY, 2 * HOUR),
+                  "high": (8 * HOUR, HOUR), "critical": (4 * HOUR, 30)},
+    "logistics": {"low": (3 * WORKING_DAY, 4 * HOUR), "medium": (2 * WORKING_DAY, 2 * HOUR),
+                  "high": (WORKING_DAY, HOUR), "critical": (4 * HOUR, 30)},
+    "payment": {"low": (4 * WORKING_DAY, 4 * HOUR), "medium": (2 * WORKING_DAY, 2 * HOUR),
+                "high": (WORKING_DAY, HOUR), "critical": (4 * HOUR, 30)},
+    "internal": {"low": (5 * WORKING_DAY, 8 * HOUR), "medium": (3 * WORKING_DAY, 4 * HOUR),
+                 "high": (WORKING_DAY, HOUR), "critical": (6 * HOUR, 30)},
+    "*": {"": (2 * WORKING_DAY, 2 * HOUR)},
+}
+
+
+def _sla_targets() -> bool:
+    """The calendars and policies, through the same checks and audit as a manager's changes. Loaded
+    once: before the orders on a new database, or on one whose demo predates SLA targets."""
+    if db.session.scalar(select(func.count(SlaCalendar.id))):
+        return False
+    office = sla_policies.create_calendar(**HEAD_OFFICE, by="demo")
+    always = sla_policies.create_calendar(**AROUND_THE_CLOCK, by="demo")
+    for key, (resolution, response) in TASK_TARGETS.items():
+        sla_policies.create_policy(scope="task", key=key, resolution_minutes=resolution, response_minutes=response,
+                                   calendar_id=office.id, by="demo")
+    for key, by_severity in EXCEPTION_TARGETS.items():
+        for severity, (resolution, response) in by_severity.items():
+            critical = severity == "critical"
+            sla_policies.create_policy(scope="exception", key=key, severity=severity, resolution_minutes=resolution,
+                                       response_minutes=response, at_risk_pct=50 if critical else 75,
+                                       calendar_id=(always if critical else office).id, by="demo")
+    db.session.commit()
+    return True
+
 
 def _open_task(instance_id: int) -> HumanTask:
     return db.session.scalars(
@@ -120,7 +185,10 @@ def _advance(order, instance_id: int, stage: str) -> None:
 
 def load() -> str:
     if db.session.scalar(select(func.count(User.id))):
+        if _sla_targets():
+            return "demo data already loaded; SLA calendars and policies added"
         return "demo data already loaded; nothing changed"
+    _sla_targets()  # before the orders, so that their tasks are timed by the demo's policies
     password = os.environ.get("ORDERLY_DEMO_PASSWORD", "orderly-demo")
     for role in ALL:
         user = accounts.create_user(role.replace("_", "-"), role.replace("_", " ").title(), password, [role])

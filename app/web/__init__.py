@@ -2,7 +2,19 @@
 
 from flask import Flask
 
-from app.web import account, auth, errors, exceptions, inbox, intake, labels, orders, processes
+from app.web import (
+    account,
+    auth,
+    errors,
+    exceptions,
+    inbox,
+    intake,
+    kpis,
+    labels,
+    orders,
+    processes,
+    sla_admin,
+)
 
 
 def register(app: Flask) -> None:
@@ -16,3 +28,5 @@ def register(app: Flask) -> None:
     app.register_blueprint(orders.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(exceptions.bp)
+    app.register_blueprint(kpis.bp)
+    app.register_blueprint(sla_admin.bp)
