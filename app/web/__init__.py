@@ -14,6 +14,7 @@ from app.web import (
     orders,
     processes,
     sla_admin,
+    sla_clocks,
 )
 
 
@@ -30,3 +31,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(exceptions.bp)
     app.register_blueprint(kpis.bp)
     app.register_blueprint(sla_admin.bp)
+    app.register_blueprint(sla_clocks.bp)

@@ -12,6 +12,7 @@ from app.accounts.roles import LANE_ROLES, MANAGER
 from app.clock import now
 from app.extensions import db
 from app.i18n import translate
+from app.sla import clocks
 from app.web.access import roles_required
 from app.web.auth import safe_next
 from app.web.labels import label
@@ -20,6 +21,7 @@ from app.workflow import InvalidData, inbox, runtime
 from app.workflow.models import HumanTask
 
 bp = Blueprint("inbox", __name__)
+EXTENSION_HOURS = (1, 2, 4, 8, 24, 48)  # what a manager may add to a running task's clock
 
 QUEUE_LABELS = {"mine": _l("Mine"), "team": _l("My team"), "all": _l("Everyone")}
 DUE_LABELS = {"overdue": _l("Overdue"), "at_risk": _l("At risk"), "on_time": _l("On time"),
@@ -173,6 +175,8 @@ def _render_task(task: HumanTask, form: TaskForm, status: int = 200, version: in
         may_work=inbox.may_work(current_user, task), oversees=oversees, assignees=assignees,
         assignee=inbox.assignee_name(task), timeline=inbox.timeline(task),
         submitted=form.describe(inbox.submitted_data(task)) if task.state == "completed" else [],
+        clock_pause=clocks.open_pause(task.instance_id) if task.state in inbox.OPEN_STATES else None,
+        extension_hours=EXTENSION_HOURS,
     )
     return page, status
 
