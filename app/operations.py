@@ -259,3 +259,4 @@ def complete_order(order_number: str) -> dict:
 # exceptions), and the SLA helpers of timer expressions.
 from app.exceptions import operations as _exception_operations  # noqa: E402,F401
 from app.sla import operations as _sla_operations  # noqa: E402,F401
+from app.sla import promises as _sla_promises  # noqa: E402,F401

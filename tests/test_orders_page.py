@@ -257,7 +257,7 @@ def test_diagram_endpoint_gives_the_versions_xml_and_where_the_order_stands(staf
     _complete(instance, "review_order", {"approved": True})
     data = staff.get(f"/orders/{order.number}/diagram").get_json()
     assert data["current"] == ["pick_goods", "pick_goods_at_risk", "pick_goods_breached", "pick_goods_breached_long",
-                               "pick_goods_changed"]
+                               "pick_goods_changed", "pick_goods_ship_date"]
     assert {"review_order", "do_confirm_order", "do_reserve_stock", "do_create_pick_list"} <= set(data["completed"])
     assert "review_order_at_risk" not in data["completed"] + data["current"]
 

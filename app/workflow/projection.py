@@ -23,6 +23,7 @@ def _timer_due(task) -> datetime | None:
     return TimerEventDefinition.get_datetime(value) if isinstance(value, str) else None
 
 
+NOT_DEADLINES = ("sla_late", "ship_by")
 # A paused SLA clock waits at this moment until it is resumed (app.sla.clocks).
 PAUSED = "9999-12-31T00:00:00+00:00"
 
@@ -40,8 +41,8 @@ def sla_clocks(task) -> list:
 
 def _attached_deadlines(task) -> tuple[datetime | None, datetime | None]:
     """(due, at risk) from timers on the task's boundary. A timer whose expression starts with
-    sla_warn marks the at-risk time, sla_late the last escalation (no deadline of its own); any other
-    attached timer is a deadline (the earliest wins)."""
+    sla_warn marks the at-risk time; sla_late (the last escalation) and ship_by (the order's promise)
+    are no deadline of the task's own; any other attached timer is a deadline (the earliest wins)."""
     due = at_risk = None
     parent = task.parent
     if parent is None:
@@ -58,7 +59,7 @@ def _attached_deadlines(task) -> tuple[datetime | None, datetime | None]:
         if moment is None:
             continue
         expression = (definition.expression or "").lstrip()
-        if expression.startswith("sla_late"):
+        if expression.startswith(NOT_DEADLINES):
             continue
         if expression.startswith("sla_warn"):
             at_risk = moment if at_risk is None else min(at_risk, moment)

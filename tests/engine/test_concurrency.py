@@ -85,7 +85,8 @@ def test_twenty_clerks_complete_one_task_once(backend, deployed, make_order, dat
         ("review_order", "completed", winners[0]),
     ]
     assert db.session.get(Order, order.id).status == "in_fulfilment"
-    assert db.session.get(Wakeup, instance.id) is None
+    pick = next(t for t in tasks if t.element_id == "pick_goods")
+    assert db.session.get(Wakeup, instance.id).due_at == pick.at_risk_at  # the picking's SLA clock, set once
 
 
 def _start_gated_scheduler(database_url: str, tmp_path, name: str) -> tuple[subprocess.Popen, int, int]:

@@ -1,7 +1,7 @@
 """The SLA clocks of the real processes, on a frozen clock and a Berlin office calendar (Monday to
 Friday, 09:00–17:00): at risk, breached and long overdue for a review, a picking, a collections task
 and an exception; who is told at each level; pausing while the customer is asked; a policy changed
-mid-way; a manager's extension."""
+mid-way; a manager's extension; the order's promised ship date."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +12,7 @@ from app import clock
 from app.accounts.models import User, UserRole
 from app.accounts.service import create_user
 from app.billing.models import Invoice
+from app.exceptions.models import ExceptionCase
 from app.extensions import db
 from app.notifications.models import OutboxMessage
 from app.sla import clocks
@@ -242,3 +243,28 @@ def test_a_task_no_longer_open_has_no_clock_to_change(office):
     with pytest.raises(clocks.ClockError, match="no longer open"):
         clocks.extend(task_id, timedelta(hours=1), "mia", "late")
     assert db.session.get(HumanTask, task_id).state == "completed"
+
+
+def test_not_shipped_by_the_promised_date_raises_one_late_shipment_case_whatever_the_stage(office):
+    order, _instance = office.place(("BOLT-M8", 4))
+    office.do(order.number, "review_order", {"approved": True})
+    db.session.expire_all()
+    assert str(order.expected_ship_date) == "2026-03-03"  # promised: shipped by the end of that day
+    clock.freeze(utc(4, 0) + timedelta(seconds=1))
+    fire_due()
+    cases = db.session.scalars(select(ExceptionCase).where(ExceptionCase.order_id == order.id)).all()
+    assert [(c.type, c.source) for c in cases] == [("delivery_delay", "process")]
+    assert "not shipped by the promised date 2026-03-03 (still at pick_goods)" in cases[0].description
+    office.do(order.number, "pick_goods", {"picked": True})  # the packing's promise timer is past at once
+    clock.advance(timedelta(seconds=2))
+    fire_due()
+    assert db.session.scalars(select(ExceptionCase.type).where(ExceptionCase.order_id == order.id)).all() == [
+        "delivery_delay"]  # still the one case
+
+
+def test_goods_shipped_in_time_raise_no_late_shipment_case(office):
+    order, _instance = office.place(("BOLT-M8", 4))
+    office.to_stage(order, "goods_received")
+    clock.freeze(utc(4, 0) + timedelta(seconds=1))
+    fire_due()
+    assert db.session.scalar(select(ExceptionCase.id).where(ExceptionCase.order_id == order.id)) is None
