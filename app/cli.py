@@ -4,6 +4,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from app.accounts.cli import users
 from app.scheduler import scheduler_command
 
 
@@ -19,3 +20,4 @@ def demo_command():
 def register_commands(app: Flask) -> None:
     app.cli.add_command(scheduler_command)
     app.cli.add_command(demo_command)
+    app.cli.add_command(users)

@@ -191,8 +191,11 @@ def load() -> str:
     _sla_targets()  # before the orders, so that their tasks are timed by the demo's policies
     password = os.environ.get("ORDERLY_DEMO_PASSWORD", "orderly-demo")
     for role in ALL:
-        user = accounts.create_user(role.replace("_", "-"), role.replace("_", " ").title(), password, [role])
+        username = role.replace("_", "-")
+        user = accounts.create_user(username, role.replace("_", " ").title(), password, [role])
         accounts.set_locale(user, LOCALES.get(role, "en"))
+        accounts.set_email(user, f"{username}@orderly.example")
+        accounts.set_team_lead(user, role)  # one person per team: each leads it
     db.session.add_all(_customers() + _products())
     db.session.commit()
     customers = {c.code: c for c in db.session.scalars(select(Customer))}

@@ -41,3 +41,23 @@ def find_by_username(username: str) -> User | None:
 def set_locale(user: User, locale: str) -> None:
     """The language the user reads the interface in (a code of app.i18n.LANGUAGES, checked by the caller)."""
     user.locale = locale
+
+
+class AccountError(ValueError):
+    pass
+
+
+def set_team_lead(user: User, role: str, lead: bool = True) -> None:
+    """Make the user the lead of one of their teams (or no longer): leads hear of that team's breaches."""
+    row = next((r for r in user.role_rows if r.role == role), None)
+    if row is None:
+        raise AccountError(f"{user.username} is not in the {role} team")
+    row.lead = lead
+
+
+def set_email(user: User, address: str) -> None:
+    """Where escalation notices reach the user ("" for none)."""
+    address = address.strip()
+    if address and ("@" not in address or len(address) > 200 or any(c.isspace() for c in address)):
+        raise AccountError(f"'{address}' is not an e-mail address")
+    user.email = address
