@@ -7,6 +7,7 @@ from app.web import (
     auth,
     errors,
     exceptions,
+    heatmap,
     inbox,
     intake,
     kpis,
@@ -30,5 +31,6 @@ def register(app: Flask) -> None:
     app.register_blueprint(inbox.bp)
     app.register_blueprint(exceptions.bp)
     app.register_blueprint(kpis.bp)
+    app.register_blueprint(heatmap.bp)
     app.register_blueprint(sla_admin.bp)
     app.register_blueprint(sla_clocks.bp)
