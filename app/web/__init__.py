@@ -5,6 +5,7 @@ from flask import Flask
 from app.web import (
     account,
     auth,
+    dashboard,
     errors,
     exceptions,
     heatmap,
@@ -30,6 +31,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(orders.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(exceptions.bp)
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(kpis.bp)
     app.register_blueprint(heatmap.bp)
     app.register_blueprint(sla_admin.bp)
