@@ -3,7 +3,7 @@ until a manager acknowledges it. A breach also raises the task's priority (1 is 
 the people the level reaches are told through the outbox."""
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.accounts.models import User
 from app.clock import now
@@ -48,13 +48,16 @@ def raise_escalation(business_key: str, element_id: str, level: str, *, order_nu
 
 
 def acknowledge(escalation_id: int, by: str) -> Escalation:
-    escalation = db.session.get(Escalation, escalation_id)
+    """Acknowledge once: the write only takes a row nobody acknowledged yet, so of two managers at
+    the same moment one wins and the other is told who did it (on SQLite and PostgreSQL alike)."""
+    taken = db.session.execute(
+        update(Escalation).where(Escalation.id == escalation_id, Escalation.acknowledged_at.is_(None))
+        .values(acknowledged_by=by, acknowledged_at=now()).execution_options(synchronize_session=False))
+    escalation = db.session.get(Escalation, escalation_id, populate_existing=True)
     if escalation is None:
         raise EscalationError(f"no escalation {escalation_id}")
-    if escalation.acknowledged_at is not None:
+    if taken.rowcount == 0:
         raise EscalationError(f"already acknowledged by {escalation.acknowledged_by}")
-    escalation.acknowledged_by, escalation.acknowledged_at = by, now()
-    db.session.flush()
     return escalation
 
 
