@@ -53,6 +53,11 @@ def pause(task_id: int, by: str, reason: str) -> SlaPause:
             raise ClockError("no SLA clock is running on this work")
         record.timers = kept
         db.session.add(record)
+        # A stopped clock has no deadline: the inbox and the dashboard do not count the work as
+        # late meanwhile. Resuming sets the moved times again.
+        for row in db.session.scalars(select(HumanTask).where(HumanTask.instance_id == task.instance_id,
+                                                              HumanTask.state.in_(("open", "claimed")))):
+            row.due_at = row.at_risk_at = None
     return record
 
 
