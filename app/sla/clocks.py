@@ -24,6 +24,15 @@ def open_pause(instance_id: int) -> SlaPause | None:
                                                     SlaPause.resumed_at.is_(None)))
 
 
+def _open_rows(instance_id: int) -> list[HumanTask]:
+    return list(db.session.scalars(select(HumanTask).where(HumanTask.instance_id == instance_id,
+                                                           HumanTask.state.in_(("open", "claimed")))))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 def _open_task(task_id: int) -> HumanTask:
     task = db.session.get(HumanTask, task_id)
     if task is None or task.state not in ("open", "claimed"):
@@ -41,7 +50,9 @@ def pause(task_id: int, by: str, reason: str) -> SlaPause:
         raise ClockError(f"the clock of {task.business_key} is already paused")
     kept: dict[str, str] = {}
 
-    def stop(timer_id: str, value: str) -> str:
+    def stop(timer_id: str, value: str) -> str | None:
+        if value == PAUSED:
+            return None  # paused already (by someone at the same moment): theirs stands
         kept[timer_id] = value
         return PAUSED
 
@@ -51,13 +62,15 @@ def pause(task_id: int, by: str, reason: str) -> SlaPause:
         runtime.move_sla_clocks(task.instance_id, stop, kind="sla_paused", actor=by, detail={"reason": reason[:500]})
         if not kept:
             raise ClockError("no SLA clock is running on this work")
-        record.timers = kept
-        db.session.add(record)
         # A stopped clock has no deadline: the inbox and the dashboard do not count the work as
-        # late meanwhile. Resuming sets the moved times again.
-        for row in db.session.scalars(select(HumanTask).where(HumanTask.instance_id == task.instance_id,
-                                                              HumanTask.state.in_(("open", "claimed")))):
+        # late meanwhile. Resuming sets the times again, moved out by the pause — also those whose
+        # timers fired already (a task overdue before the pause stays overdue after it).
+        marks = {}
+        for row in _open_rows(task.instance_id):
+            marks[str(row.id)] = {"due_at": _iso(row.due_at), "at_risk_at": _iso(row.at_risk_at)}
             row.due_at = row.at_risk_at = None
+        record.timers = {"timers": kept, "tasks": marks}
+        db.session.add(record)
     return record
 
 
@@ -69,14 +82,22 @@ def resume(instance_id: int, by: str) -> SlaPause:
     resumed_at = now()
     length = resumed_at - record.paused_at
 
+    kept, marks = record.timers.get("timers", {}), record.timers.get("tasks", {})
+
     def restart(timer_id: str, value: str) -> str | None:
-        if value != PAUSED or timer_id not in record.timers:
+        if value != PAUSED or timer_id not in kept:
             return None
-        return (datetime.fromisoformat(record.timers[timer_id]) + length).isoformat()
+        return (datetime.fromisoformat(kept[timer_id]) + length).isoformat()
 
     with runtime.unit_of_work():
         runtime.move_sla_clocks(instance_id, restart, kind="sla_resumed", actor=by,
                                 detail={"paused_for_seconds": int(length.total_seconds())})
+        for row in _open_rows(instance_id):
+            mark = marks.get(str(row.id), {})
+            if row.due_at is None and mark.get("due_at"):
+                row.due_at = datetime.fromisoformat(mark["due_at"]) + length
+            if row.at_risk_at is None and mark.get("at_risk_at"):
+                row.at_risk_at = datetime.fromisoformat(mark["at_risk_at"]) + length
         record.resumed_by, record.resumed_at = by, resumed_at
     return record
 
@@ -93,13 +114,17 @@ def extend(task_id: int, by: timedelta, manager: str, note: str) -> SlaChange:
         raise ClockError("the clock is paused; resume it before extending")
     before = task.due_at
 
-    def later(_timer_id: str, value: str) -> str:
+    def later(_timer_id: str, value: str) -> str | None:
+        if value == PAUSED:
+            return None  # paused meanwhile: refused below
         return (datetime.fromisoformat(value) + by).isoformat()
 
     with runtime.unit_of_work():
-        runtime.move_sla_clocks(task.instance_id, later, kind="sla_extended", actor=manager,
-                                detail={"minutes": int(by.total_seconds() // 60), "note": note[:500]},
-                                element_id=task.element_id)
+        moved = runtime.move_sla_clocks(task.instance_id, later, kind="sla_extended", actor=manager,
+                                        detail={"minutes": int(by.total_seconds() // 60), "note": note[:500]},
+                                        element_id=task.element_id)
+        if open_pause(task.instance_id) is not None or (not moved and before is None):
+            raise ClockError("no running SLA clock on this task to extend")
         task = db.session.get(HumanTask, task_id)
         if before is not None and task.due_at == before:  # its due timer fired already: move the mark itself
             task.due_at = before + by

@@ -5,6 +5,7 @@ One row of the dashboard is one piece of work (a task of an instance, or a promi
 open task if there is one, the escalations raised on it that nobody has acknowledged yet, and the last one
 that was acknowledged. The lists are a few bounded queries; counting is done by the database."""
 
+import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -323,7 +324,9 @@ def acknowledge(escalation_id: int, by: str) -> Escalation:
             Escalation.acknowledged_at.is_(None), Escalation.raised_at <= escalation.raised_at))
         for other in list(earlier):
             if RANK.get(other.level, 0) < RANK.get(escalation.level, 0):
-                escalations.acknowledge(other.id, by)
+                # Someone may have acknowledged that lower level just now: it is done either way.
+                with contextlib.suppress(escalations.EscalationError):
+                    escalations.acknowledge(other.id, by)
     return escalation
 
 

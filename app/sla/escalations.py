@@ -28,9 +28,14 @@ def raise_escalation(business_key: str, element_id: str, level: str, *, order_nu
         select(HumanTask).join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
         .where(ProcessInstance.business_key == business_key, HumanTask.element_id == element_id,
                HumanTask.state.in_(("open", "claimed"))).order_by(HumanTask.id.desc()))
-    existing = db.session.scalar(select(Escalation).where(
-        Escalation.business_key == business_key, Escalation.element_id == element_id, Escalation.level == level,
-        Escalation.acknowledged_at.is_(None)))
+    # One escalation per visit to the task and level: a timer that fires again after a retry finds it;
+    # the next visit (the review comes round again) is new work with its own escalations.
+    same = [Escalation.business_key == business_key, Escalation.element_id == element_id, Escalation.level == level]
+    if task is not None:
+        same += [Escalation.instance_id == task.instance_id, Escalation.raised_at >= task.created_at]
+    else:
+        same.append(Escalation.acknowledged_at.is_(None))
+    existing = db.session.scalar(select(Escalation).where(*same).order_by(Escalation.id.desc()))
     if existing is not None:
         return existing
     escalation = Escalation(

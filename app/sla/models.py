@@ -83,8 +83,8 @@ class SlaChange(db.Model):
 
 class SlaPause(db.Model):
     """A stretch of time an instance's SLA clocks stood still while it waited on the customer.
-    `timers` keeps each paused timer's due time as it was (spiff task id → ISO), so resuming can
-    move it out by exactly the pause."""
+    `timers` keeps what resuming moves out by exactly the pause: {"timers": {spiff timer id: ISO},
+    "tasks": {human_task id: {"due_at": ISO, "at_risk_at": ISO}}}."""
 
     __tablename__ = "sla_pause"
 

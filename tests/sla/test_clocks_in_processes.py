@@ -16,7 +16,7 @@ from app.exceptions.models import ExceptionCase
 from app.extensions import db
 from app.notifications.models import OutboxMessage
 from app.sla import clocks
-from app.sla.models import Escalation, SlaCalendar, SlaChange, SlaPolicy
+from app.sla.models import Escalation, SlaCalendar, SlaChange, SlaPause, SlaPolicy
 from app.workflow import inbox
 from app.workflow.models import HumanTask, InstanceEvent
 from app.workflow.timers import fire_due
@@ -269,3 +269,49 @@ def test_goods_shipped_in_time_raise_no_late_shipment_case(office):
     clock.freeze(utc(4, 0) + timedelta(seconds=1))
     fire_due()
     assert db.session.scalar(select(ExceptionCase.id).where(ExceptionCase.order_id == order.id)) is None
+
+
+def test_a_task_overdue_before_a_pause_is_overdue_after_it_by_the_same_measure(office):
+    order, instance = office.place(("BOLT-M8", 4))
+    assert fire_at(utc(2, 11)) == 1 and fire_at(utc(2, 12)) == 1  # at risk, then breached
+    clock.freeze(utc(2, 13))
+    clocks.pause(office.task(order.number).id, "dora", "asked for a new delivery address")
+    clock.freeze(utc(2, 14))
+    clocks.resume(instance.id, "dora")
+    task = office.task(order.number)
+    assert (task.at_risk_at, task.due_at) == (utc(2, 12), utc(2, 13))  # both moved out by the hour's pause
+    # The last clock (long overdue at 16:00) was paused too: it fires an hour later.
+    assert fire_at(utc(2, 17)) == 1
+    assert escalations(order.number)[-1] == ("review_order", "breached_long")
+
+
+def test_a_second_visit_to_the_review_is_escalated_anew(office):
+    order, _instance = office.place(("BOLT-M8", 4))
+    assert fire_at(utc(2, 11)) == 1
+    clock.freeze(utc(2, 11, 30))
+    office.do(order.number, "review_order", {"approved": False, "review_note": "price too low"})
+    office.do(order.number, "negotiate_order", {"outcome": "new_date", "new_date": "2026-05-01"})
+    again = office.task(order.number)
+    assert again.element_id == "review_order" and again.priority == 3
+    # 3 business hours from 12:30 Berlin: at risk at 15:30 Berlin (14:30 UTC).
+    assert fire_at(utc(2, 14, 30)) == 1
+    assert escalations(order.number) == [("review_order", "at_risk"), ("review_order", "at_risk")]
+    assert office.task(order.number).priority == 2
+    assert len(notices("at_risk")) == 2  # the team lead heard of each visit (nobody had taken either)
+
+
+def test_a_pause_meeting_a_clock_paused_at_the_same_moment_changes_nothing(office, monkeypatch):
+    order, instance = office.place(("BOLT-M8", 4))
+    task = office.task(order.number)
+    clocks.pause(task.id, "dora", "asked for the thread size")
+    # The second request read "not paused" before the first committed: under the instance lock it
+    # finds every clock stopped already, leaves them so and writes nothing.
+    monkeypatch.setattr(clocks, "open_pause", lambda _instance_id: None)
+    with pytest.raises(clocks.ClockError, match="no SLA clock is running"):
+        clocks.pause(task.id, "lars", "asked again")
+    with pytest.raises(clocks.ClockError, match="no running SLA clock"):
+        clocks.extend(task.id, timedelta(hours=24), "mia", "more time")
+    monkeypatch.undo()
+    assert db.session.scalars(select(SlaPause.paused_by)).all() == ["dora"]
+    clocks.resume(instance.id, "dora")
+    assert office.task(order.number).due_at == utc(2, 12)  # resumed at once: nothing moved
