@@ -13,6 +13,7 @@ from app.web import (
     intake,
     kpis,
     labels,
+    numbers,
     orders,
     processes,
     sla_admin,
@@ -21,6 +22,7 @@ from app.web import (
 
 
 def register(app: Flask) -> None:
+    app.url_map.converters["int"] = numbers.BoundedIntConverter  # before any route is added
     auth.init_app(app)
     errors.init_app(app)
     labels.init_app(app)

@@ -20,6 +20,7 @@ from app.i18n import translate
 from app.sla import dashboard
 from app.sla.escalations import EscalationError
 from app.sla.models import Escalation
+from app.web import numbers
 from app.web.access import roles_required
 from app.workflow import inbox
 from app.workflow.errors import Conflict, InvalidData, WorkflowError
@@ -205,9 +206,8 @@ def acknowledge(escalation_id: int):
 @bp.route("/tasks/<int:task_id>/reassign", methods=["POST"])
 @manager_required
 def reassign(task_id: int):
-    try:
-        assignee_id = int(request.form.get("assignee_id", ""))
-    except ValueError:
+    assignee_id = numbers.form_id("assignee_id")
+    if assignee_id is None:
         message = gettext("Choose whom to give the task to.")
         return _refused(dashboard.item_for_task(task_id), InvalidData(message, []))
     current = _is_htmx() and _page_is_current()

@@ -20,6 +20,7 @@ from app.extensions import db
 from app.i18n import translate
 from app.orders import queries as orders
 from app.orders.models import Order
+from app.web import numbers
 from app.web.access import roles_required
 from app.web.orders import summarize
 from app.workflow import inspect, runtime
@@ -120,7 +121,7 @@ def task_order_number(task: HumanTask) -> str | None:
 def index():
     filters = queries.Filters.parse(request.args)
     sort = request.args.get("sort") if request.args.get("sort") in queries.SORTS else "newest"
-    page = db.paginate(queries.listing(filters, sort), page=request.args.get("page", 1, type=int),
+    page = db.paginate(queries.listing(filters, sort), page=numbers.page_arg(),
                        per_page=PER_PAGE, error_out=False)
     counts = queries.family_counts(filters)
     return render_template(

@@ -13,6 +13,7 @@ from app.clock import now
 from app.extensions import db
 from app.i18n import translate
 from app.sla import clocks
+from app.web import numbers
 from app.web.access import roles_required
 from app.web.auth import safe_next
 from app.web.labels import label
@@ -102,10 +103,7 @@ def home():
 
 
 def _page_number() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
+    return numbers.page_arg()
 
 
 @bp.route("/inbox")
@@ -146,9 +144,8 @@ def release(task_id: int):
 @bp.route("/tasks/<int:task_id>/reassign", methods=["POST"])
 @roles_required(MANAGER)
 def reassign(task_id: int):
-    try:
-        assignee_id = int(request.form.get("assignee_id", ""))
-    except ValueError:
+    assignee_id = numbers.form_id("assignee_id")
+    if assignee_id is None:
         abort(400)
     task = inbox.reassign(task_id, assignee_id, current_user)
     db.session.commit()

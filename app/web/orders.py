@@ -10,6 +10,7 @@ from flask_login import login_required
 from app.extensions import db
 from app.orders import queries, states
 from app.orders.models import Order
+from app.web import numbers
 from app.web.labels import label
 from app.workflow import inspect
 
@@ -33,7 +34,7 @@ def index():
     filters = {name: request.args.get(name) if request.args.get(name) in allowed else None
                for name, allowed in FILTERS.items()}
     text = (request.args.get("q") or "").strip()[:100]
-    page = db.paginate(queries.listing(**filters, text=text), page=request.args.get("page", 1, type=int),
+    page = db.paginate(queries.listing(**filters, text=text), page=numbers.page_arg(),
                        per_page=PER_PAGE, error_out=False)
     return render_template("orders/index.html", page=page, filters=filters, q=text,
                            choices={name: list(allowed) for name, allowed in FILTERS.items()})

@@ -23,6 +23,7 @@ from app.extensions import db
 from app.i18n import translate
 from app.sla import policies
 from app.sla.models import SCOPES, SlaCalendar, SlaChange, SlaPolicy
+from app.web import numbers
 from app.web.access import roles_required
 from app.web.exceptions import SEVERITY_LABELS
 from app.workflow.errors import Conflict
@@ -509,7 +510,7 @@ def _differences(change: SlaChange, names: _Names) -> list[tuple[str, str, str]]
 @manager_required
 def history():
     page = db.paginate(select(SlaChange).order_by(SlaChange.at.desc(), SlaChange.id.desc()),
-                       page=request.args.get("page", 1, type=int), per_page=HISTORY_PER_PAGE, error_out=False)
+                       page=numbers.page_arg(), per_page=HISTORY_PER_PAGE, error_out=False)
     calendar_names = dict(db.session.execute(select(SlaCalendar.id, SlaCalendar.name)).all())
     policy_rows = {str(p.id): p for p in db.session.scalars(select(SlaPolicy))}
     task_names = policies.task_keys()
