@@ -100,6 +100,8 @@ def receivables(period: Period) -> Receivables:
                 .order_by(DunningNotice.sent_at, DunningNotice.id)):
             last_level[invoice_id] = level  # the latest one wins
 
+    # Ages count to the last day the balances belong to: today in a running period, its last day else.
+    age_day = as_of.date() if still_running else period.last_day
     by_age = {key: [0, ZERO] for key, _, _ in AGE_BUCKETS}
     by_level = {level: [0, ZERO] for level in DUNNING_LEVELS}
     for invoice in invoices:
@@ -107,7 +109,7 @@ def receivables(period: Period) -> Receivables:
         if balance <= 0:
             continue
         level = invoice.dunning_level if still_running else last_level.get(invoice.id, 0)
-        for tally in (by_age[age_bucket((as_of.date() - invoice.due_date).days)],
+        for tally in (by_age[age_bucket((age_day - invoice.due_date).days)],
                       by_level.setdefault(level, [0, ZERO])):
             tally[0] += 1
             tally[1] += balance

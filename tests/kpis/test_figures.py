@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from app import clock, kpis
+from app.extensions import db
 from app.kpis.delivery import on_time_delivery, order_to_delivery, order_to_ship, perfect_orders
 from app.kpis.exception_rate import exception_rate
 from app.kpis.measures import Rate, Share, Spread
@@ -125,14 +126,14 @@ def test_sla_compliance_and_escalations_by_team(march):
 def test_receivables_at_the_end_of_a_past_period_and_dso(march):
     figure = receivables(MARCH)
     assert figure.as_of == dataset.at("04-01 00:00")  # March has ended: balances at its end
-    # open at 04-01 00:00 (balance = amount − payments before − credit notes before):
-    #   INV-1  100.00               due 04-08 → −7 days: current;   no reminder: level 0
-    #   INV-2  200 − 50 = 150.00    due 03-20 → 12 days: 1–30;      reminder 1 on 03-30: level 1 (paid in full 04-05)
+    # open at 04-01 00:00 (balance = amount − payments before − credit notes before), aged to March 31:
+    #   INV-1  100.00               due 04-08 → −8 days: current;   no reminder: level 0
+    #   INV-2  200 − 50 = 150.00    due 03-20 → 11 days: 1–30;      reminder 1 on 03-30: level 1 (paid in full 04-05)
     #   INV-3  300 − 50 = 250.00    due 04-11 → current;            level 0
-    #   INV-4  400 − 100 = 300.00   due 03-25 → 7 days: 1–30;       level 0
-    #   INV-7  700.00               due 01-20 → 71 days: 61–90;     level 3 (03-06)
-    #   INV-11 1000.00              due 2025-12-15 → 107 days: >90; level 3
-    #   INV-12 600.00               due 02-15 → 45 days: 31–60;     level 2 then (level 3 came 04-02)
+    #   INV-4  400 − 100 = 300.00   due 03-25 → 6 days: 1–30;       level 0
+    #   INV-7  700.00               due 01-20 → 70 days: 61–90;     level 3 (03-06)
+    #   INV-11 1000.00              due 2025-12-15 → 106 days: >90; level 3
+    #   INV-12 600.00               due 02-15 → 44 days: 31–60;     level 2 then (level 3 came 04-02)
     #   left out: INV-5a (credited in full), INV-5b (paid 03-25), INV-7w (written off), INV-8 (issued 04-02)
     #   total 100 + 150 + 250 + 300 + 700 + 1000 + 600 = 3100.00 in 7 invoices
     assert figure.total == Amount(7, Decimal("3100.00"))
@@ -173,6 +174,16 @@ def test_receivables_while_the_period_runs_use_todays_balances_and_levels(march)
     (90, "61_90"), (91, "over_90"), (1000, "over_90")])
 def test_age_buckets_have_no_gaps(days, bucket):
     assert age_bucket(days) == bucket
+
+
+def test_an_invoice_due_on_the_last_day_of_an_ended_period_is_current_in_it(ctx):
+    clock.freeze(dataset.NOW)
+    build = dataset.Builder()
+    build.order("SO-9", "03-02 09:00", "delivered")
+    build.invoice("INV-9", "SO-9", "100.00", issued="03-02 10:00", due="03-31")
+    db.session.commit()
+    # Due on March 31 and unpaid at its end: 0 days past due on March's last day, not 1.
+    assert receivables(MARCH).by_age["current"] == Amount(1, Decimal("100.00"))
 
 
 def test_a_period_without_data_gives_no_figures(ctx):
