@@ -9,6 +9,7 @@ import pytest
 
 from app import clock
 from app.accounts.roles import ADMIN, ALL, MANAGER
+from app.extensions import db
 from tests.kpis import dataset
 from tests.support import login
 
@@ -160,3 +161,13 @@ def test_the_clock_decides_what_today_is(march, manager):
     clock.freeze(dataset.at("03-31 12:00"))
     assert manager.get("/manager/kpis?period=custom&from=2026-03-01&to=2026-04-01").status_code == 400
     assert manager.get(MARCH).status_code == 200
+
+
+def test_the_page_reads_in_chinese(march, client, make_user):
+    user = make_user("wei", "manager")
+    user.locale = "zh"
+    db.session.commit()
+    login(client, "wei")
+    response = client.get(MARCH)
+    assert response.status_code == 200
+    assert "2026-03-01" in response.text and "31" in response.text
