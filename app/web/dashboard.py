@@ -22,6 +22,7 @@ from app.sla.escalations import EscalationError
 from app.sla.models import Escalation
 from app.web import numbers
 from app.web.access import roles_required
+from app.web.inbox import span_in_words
 from app.workflow import inbox
 from app.workflow.errors import Conflict, InvalidData, WorkflowError
 
@@ -45,22 +46,6 @@ def _is_htmx() -> bool:
 # --- countdowns ----------------------------------------------------------------------------------------------
 
 
-def _span(minutes: int) -> str:
-    """A stretch of time in words, the inbox's way; app/static/js/dashboard.js says it the same way."""
-    if minutes < 1:
-        return gettext("less than a minute")
-    if minutes < 60:
-        return gettext("%(minutes)s min", minutes=minutes)
-    hours, minutes = divmod(minutes, 60)
-    if hours < 10:
-        if minutes:
-            return gettext("%(hours)s h %(minutes)s min", hours=hours, minutes=minutes)
-        return gettext("%(hours)s h", hours=hours)
-    if hours < 48:
-        return gettext("%(hours)s h", hours=hours)
-    return gettext("%(days)s d", days=hours // 24)
-
-
 @bp.app_template_global()
 def countdown(moment: datetime | None) -> dict:
     """'Due in 1 h 12 min' or 'Overdue by 25 min' from the app clock's now, and whether it is overdue."""
@@ -68,15 +53,15 @@ def countdown(moment: datetime | None) -> dict:
         return {"overdue": False, "text": gettext("No deadline")}
     seconds = (moment - now()).total_seconds()
     if seconds <= 0:
-        return {"overdue": True, "text": gettext("Overdue by %(span)s", span=_span(int(-seconds // 60)))}
+        return {"overdue": True, "text": gettext("Overdue by %(span)s", span=span_in_words(int(-seconds // 60)))}
     # Time left rounds up: what a countdown shows until the last minute has run out.
-    return {"overdue": False, "text": gettext("Due in %(span)s", span=_span(math.ceil(seconds / 60)))}
+    return {"overdue": False, "text": gettext("Due in %(span)s", span=span_in_words(math.ceil(seconds / 60)))}
 
 
 @bp.app_template_global()
 def ago(moment: datetime) -> str:
     """'3 min ago' from the app clock's now (a moment just now reads 'less than a minute ago')."""
-    return gettext("%(span)s ago", span=_span(max(0, int((now() - moment).total_seconds() // 60))))
+    return gettext("%(span)s ago", span=span_in_words(max(0, int((now() - moment).total_seconds() // 60))))
 
 
 def countdown_words() -> dict[str, str]:

@@ -52,7 +52,11 @@ def can_release(task: HumanTask) -> bool:
 
 
 def _span(delta: timedelta) -> str:
-    minutes = int(abs(delta.total_seconds()) // 60)
+    return span_in_words(int(abs(delta.total_seconds()) // 60))
+
+
+def span_in_words(minutes: int) -> str:
+    """A stretch of time in words ('1 h 12 min', '3 d'); app/static/js/dashboard.js says it the same way."""
     if minutes < 1:
         return gettext("less than a minute")
     if minutes < 60:
