@@ -44,5 +44,7 @@ class Config:
     # Where staff reach this installation: links in escalation notices start with it.
     PUBLIC_URL = os.environ.get("ORDERLY_PUBLIC_URL", "http://127.0.0.1:5000").rstrip("/")
     MAX_BPMN_BYTES = int(os.environ.get("ORDERLY_MAX_BPMN_BYTES", str(2 * 1024 * 1024)))
+    # A draft test runs in a child process killed after this long (a script may loop for ever).
+    DRAFT_TEST_SECONDS = float(os.environ.get("ORDERLY_DRAFT_TEST_SECONDS", "10"))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -7,6 +7,7 @@ from app.catalog.models import Product, StockMove  # noqa: F401
 from app.customers.models import Customer  # noqa: F401
 from app.exceptions.models import ExceptionCase, NonConformance  # noqa: F401
 from app.fulfilment.models import CarrierEvent, Shipment, ShipmentLine  # noqa: F401
+from app.modeler.models import ProcessDraft  # noqa: F401
 from app.notifications.models import OutboxMessage  # noqa: F401
 from app.numbering import NumberSequence  # noqa: F401
 from app.orders.models import Order, OrderLine  # noqa: F401

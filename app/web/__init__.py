@@ -6,6 +6,7 @@ from app.web import (
     account,
     auth,
     dashboard,
+    draft_test,
     errors,
     exceptions,
     heatmap,
@@ -13,8 +14,11 @@ from app.web import (
     intake,
     kpis,
     labels,
+    markdown,
+    modeler,
     numbers,
     orders,
+    process_versions,
     processes,
     sla_admin,
     sla_clocks,
@@ -26,9 +30,11 @@ def register(app: Flask) -> None:
     auth.init_app(app)
     errors.init_app(app)
     labels.init_app(app)
+    markdown.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(account.bp)
     app.register_blueprint(processes.bp)
+    app.register_blueprint(process_versions.bp)
     app.register_blueprint(intake.bp)
     app.register_blueprint(orders.bp)
     app.register_blueprint(inbox.bp)
@@ -38,3 +44,5 @@ def register(app: Flask) -> None:
     app.register_blueprint(heatmap.bp)
     app.register_blueprint(sla_admin.bp)
     app.register_blueprint(sla_clocks.bp)
+    app.register_blueprint(modeler.bp)
+    app.register_blueprint(draft_test.bp)

@@ -127,6 +127,7 @@ def _event() -> dict[str, str]:
         "released": pgettext("event", "released"),
         "error": pgettext("event", "error"),
         "retried": pgettext("event", "retried"),
+        "migrated": pgettext("event", "moved to a newer version"),
         "cancelled": pgettext("event", "cancelled"),
         "completed": pgettext("event", "completed"),
     }

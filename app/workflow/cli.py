@@ -1,4 +1,4 @@
-"""`flask processes …`: deploy and list process definitions."""
+"""`flask processes …`: deploy, list and export process definitions."""
 
 from pathlib import Path
 
@@ -6,10 +6,12 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
+from werkzeug.utils import secure_filename
 
 from app.extensions import db
+from app.workflow.definitions import latest
 from app.workflow.deployment import deploy, deploy_directory
-from app.workflow.errors import DeploymentRefused
+from app.workflow.errors import DeploymentRefused, NotFound
 from app.workflow.models import ProcessDefinition
 
 
@@ -46,3 +48,45 @@ def list_command():
     for row in rows:
         when = f"{row.deployed_at:%Y-%m-%d %H:%M}"
         click.echo(f"{row.key:<24} v{row.version:<4} {row.status:<9} {when} {row.deployed_by}")
+
+
+def _newest_versions(keys: tuple[str, ...]) -> list[ProcessDefinition]:
+    """The newest deployed version of each named process (of every process when none is named)."""
+    wanted = set(keys) or set(db.session.scalars(
+        select(ProcessDefinition.key).where(ProcessDefinition.status == "deployed")))
+    newest = {}
+    for key in sorted(wanted):
+        try:
+            newest[key] = latest(key)
+        except NotFound:
+            raise click.ClickException(f"no deployed process '{key}'") from None
+    return list(newest.values())
+
+
+def _export_name(definition: ProcessDefinition, taken: set[str]) -> str:
+    """The file it was deployed from, when that name is usable and not already taken by another process."""
+    name = secure_filename(definition.filename or "")
+    if not name.endswith(".bpmn") or name in taken:
+        name = secure_filename(f"{definition.key}.bpmn")
+    taken.add(name)
+    return name
+
+
+@processes.command("export")
+@click.argument("keys", nargs=-1)
+@click.option("--to", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory to write to (default: the workflows/ directory deployments read).")
+@with_appcontext
+def export_command(keys: tuple[str, ...], directory: Path | None):
+    """Write the newest deployed version of each process (or of the named KEYS) as BPMN files."""
+    definitions = _newest_versions(keys)  # every key checked before anything is written
+    directory = directory or Path(current_app.config["WORKFLOWS_DIR"])
+    directory.mkdir(parents=True, exist_ok=True)
+    taken: set[str] = set()
+    for definition in definitions:
+        path = directory / _export_name(definition, taken)
+        if path.is_file() and path.read_text(encoding="utf-8") == definition.bpmn_xml:
+            click.echo(f"{definition.key} v{definition.version} unchanged {path}")
+            continue
+        path.write_text(definition.bpmn_xml, encoding="utf-8", newline="")
+        click.echo(f"{definition.key} v{definition.version} -> {path}")

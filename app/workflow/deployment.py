@@ -9,14 +9,20 @@ from app.workflow import definitions
 from app.workflow.models import ProcessDefinition
 
 
+def deploy_unit(xml: str | bytes, filename: str = "", *, by: str = "", comment: str = "") -> ProcessDefinition:
+    """Validate and add the next version of the file's process to the session, for the caller to commit
+    with whatever else belongs to the same change."""
+    return definitions.deploy(
+        xml, filename, operations=current_app.extensions["orderly.operations"],
+        max_bytes=current_app.config["MAX_BPMN_BYTES"], by=by, comment=comment,
+    )
+
+
 def deploy(xml: str | bytes, filename: str = "", *, by: str = "", comment: str = "") -> ProcessDefinition:
     """Validate and deploy one BPMN file as the next version of its process, and commit.
     A refused file raises DeploymentRefused and changes nothing: the previous version stays."""
     try:
-        definition = definitions.deploy(
-            xml, filename, operations=current_app.extensions["orderly.operations"],
-            max_bytes=current_app.config["MAX_BPMN_BYTES"], by=by, comment=comment,
-        )
+        definition = deploy_unit(xml, filename, by=by, comment=comment)
         db.session.commit()
     except BaseException:
         db.session.rollback()

@@ -60,7 +60,11 @@ def positions(instance: ProcessInstance) -> dict[str, list[str]]:
     """BPMN element ids of the instance's process: `completed` (done at least once and not standing
     there now), `current` (where a token stands: an open task, a waiting event, a failed task) and
     `flows` (sequence flows a token has passed, also into a task interrupted later)."""
-    workflow = engine.load(instance.state, None)
+    return workflow_positions(engine.load(instance.state, None), instance.definition.bpmn_xml, instance.process_key)
+
+
+def workflow_positions(workflow, bpmn_xml: str, process_key: str) -> dict[str, list[str]]:
+    """positions() of a workflow in memory (a draft being tried) drawn on this BPMN."""
     completed: set[str] = set()
     current: set[str] = set()
     passed: set[tuple[str, str]] = set()
@@ -75,7 +79,7 @@ def positions(instance: ProcessInstance) -> dict[str, list[str]]:
         parent = _element_parent(task)
         if parent is not None and parent.state == TaskState.COMPLETED:
             passed.add((parent.task_spec.bpmn_id, element))
-    flows = _flows(instance.definition.bpmn_xml, instance.process_key)
+    flows = _flows(bpmn_xml, process_key)
     return {
         "completed": sorted(completed - current),
         "current": sorted(current),

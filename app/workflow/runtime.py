@@ -70,6 +70,27 @@ def _json_safe(value):
     return json.loads(json.dumps(value, default=str))
 
 
+def error_detail(error: SpiffWorkflowException) -> dict:
+    """What a Spiff error says and where: the element, the line and the message an instance keeps."""
+    task = getattr(error, "task", None)
+    spec = task.task_spec if task is not None else getattr(error, "task_spec", None)
+    # Spiff adds a None note for a NameError it has no suggestion for; str(error) would then raise.
+    error.notes = [note for note in getattr(error, "notes", []) or [] if note]
+    message = str(error).split("\n")[0]
+    cause = error.__cause__ or error.__context__
+    if cause is not None and str(cause) not in message:  # "Error evaluating expression '…'" says not why
+        message += f" ({cause.__class__.__name__}: {cause})"
+    return {
+        "message": message,
+        "notes": list(error.notes),
+        "task_id": str(task.id) if task is not None else None,
+        "element_id": getattr(spec, "bpmn_id", None),
+        "element_name": getattr(spec, "bpmn_name", None),
+        "line": getattr(error, "line_number", None) or None,
+        "error_line": getattr(error, "error_line", None) or None,
+    }
+
+
 class _Step:
     """One instance, locked and restored, on its way through one unit of work."""
 
@@ -177,26 +198,10 @@ class _Step:
             self._fail(error)
 
     def _fail(self, error: SpiffWorkflowException) -> None:
-        task = getattr(error, "task", None)
-        spec = task.task_spec if task is not None else getattr(error, "task_spec", None)
-        # Spiff adds a None note for a NameError it has no suggestion for; str(error) would then raise.
-        error.notes = [note for note in getattr(error, "notes", []) or [] if note]
-        message = str(error).split("\n")[0]
-        cause = error.__cause__ or error.__context__
-        if cause is not None and str(cause) not in message:  # "Error evaluating expression '…'" says not why
-            message += f" ({cause.__class__.__name__}: {cause})"
-        detail = {
-            "message": message,
-            "notes": list(error.notes),
-            "task_id": str(task.id) if task is not None else None,
-            "element_id": getattr(spec, "bpmn_id", None),
-            "element_name": getattr(spec, "bpmn_name", None),
-            "line": getattr(error, "line_number", None) or None,
-            "error_line": getattr(error, "error_line", None) or None,
-        }
+        detail = error_detail(error)
         self.instance.status = "error"
         self.instance.error = detail
-        self.event("error", task, "engine", detail)
+        self.event("error", getattr(error, "task", None), "engine", detail)
 
     def save(self) -> None:
         instance, workflow = self.instance, self.workflow

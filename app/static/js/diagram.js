@@ -1,6 +1,7 @@
 // Draws an instance's process diagram with bpmn-js (the navigated viewer, served from /static/vendor)
 // and marks where the instance stands. The page gives the JSON URL in data-diagram-url; the answer
-// holds the BPMN XML and the element ids: completed, current and the sequence flows passed.
+// holds the BPMN XML and the element ids: completed, current, the sequence flows passed and, where
+// the page asks for it, errored (tasks stopped by an error).
 (function () {
   "use strict";
 
@@ -58,6 +59,11 @@
     }
   }
 
+  // Where the eye should go first: a failed task, else where a token stands.
+  function focusIds(data) {
+    return (data.errored || []).concat(data.current || []);
+  }
+
   function wireTools(container, viewer, data) {
     var section = container.parentNode;
     section.querySelectorAll("[data-diagram-action]").forEach(function (button) {
@@ -65,7 +71,7 @@
         if (button.getAttribute("data-diagram-action") === "fit") {
           viewer.get("canvas").zoom("fit-viewport");
         } else {
-          showCurrent(viewer, data.current);
+          showCurrent(viewer, focusIds(data));
         }
       });
     });
@@ -91,7 +97,8 @@
           mark(viewer, data.completed, "completed");
           mark(viewer, data.flows, "completed");
           mark(viewer, data.current, "current");
-          showCurrent(viewer, data.current);
+          mark(viewer, data.errored, "errored");
+          showCurrent(viewer, focusIds(data));
           wireTools(container, viewer, data);
           container.setAttribute("data-diagram-state", "ready");
         });
