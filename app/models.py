@@ -1,7 +1,7 @@
 """Imports every model so that Alembic and create_all() see the whole schema."""
 
 from app.accounts.models import User, UserRole  # noqa: F401
-from app.api.models import ApiClient  # noqa: F401
+from app.api.models import ApiCall, ApiClient, IdempotencyRecord  # noqa: F401
 from app.billing.models import CreditNote, DunningNotice, Invoice, Payment, Refund  # noqa: F401
 from app.catalog.models import Product, StockMove  # noqa: F401
 from app.customers.models import Customer  # noqa: F401

@@ -24,6 +24,16 @@ class OutboxMessage(db.Model):
     locale: Mapped[str] = mapped_column(String(10), default="en")
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued, sent, failed
+    # queued → sent, or failed (gave up after the retries) or bounced (the receiving server refused it)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The Message-ID header it was sent with: a bounce names it.
+    message_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # A sender that took the message holds it until then; another one may take it after.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bounce_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
