@@ -29,7 +29,11 @@ def test_refused_deploy_names_the_element_and_exits_nonzero(runner, ctx, tmp_pat
     broken.write_text(text, encoding="utf-8")
     result = runner.invoke(args=["processes", "deploy", str(broken)])
     assert result.exit_code == 1
-    assert "do_check_intake (Check the order is complete): unknown operation 'no_such_operation'" in result.output
+    where = text[:text.index('Operator id="no_such_operation"')].rindex("<bpmn:serviceTask")
+    assert text[where:].startswith('<bpmn:serviceTask id="do_check_intake"')
+    task_line = text[:where].count("\n") + 1
+    assert (f"do_check_intake (Check the order is complete), line {task_line}: unknown operation "
+            "'no_such_operation'") in result.output, result.output
     assert db.session.scalar(select(func.count(ProcessDefinition.id))) == 0
 
 

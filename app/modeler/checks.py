@@ -5,13 +5,12 @@ Errors block deploying; warnings are advice."""
 from dataclasses import dataclass, field
 
 from flask import current_app
-from lxml import etree
 
+from app.modeler.bpmn import BPMN, local
 from app.workflow import definitions
 from app.workflow.errors import DeploymentRefused, Problem
 from app.workflow.messages import MESSAGES
 
-BPMN = f"{{{definitions.BPMN_NS}}}"
 CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
 FLOW_NODES = {
     "task", "userTask", "manualTask", "serviceTask", "scriptTask", "sendTask", "receiveTask", "businessRuleTask",
@@ -38,10 +37,6 @@ class Report:
         return {"errors": [p.as_dict() for p in self.errors], "warnings": [p.as_dict() for p in self.warnings]}
 
 
-def _local(element) -> str:
-    return etree.QName(element).localname if isinstance(element.tag, str) else ""
-
-
 def _problem(element, message: str) -> Problem:
     return Problem(message, element.get("id", ""), element.get("name", ""), element.sourceline)
 
@@ -55,17 +50,17 @@ def _exempt_from_flow(node) -> bool:
     an event subprocess starts by its event; the steps of an ad-hoc subprocess have no order at all."""
     return (node.get("isForCompensation") == "true" or node.get("triggeredByEvent") == "true"
             or _has(node, "compensateEventDefinition")
-            or _has(node, "linkEventDefinition") or _local(node.getparent()) == "adHocSubProcess")
+            or _has(node, "linkEventDefinition") or local(node.getparent()) == "adHocSubProcess")
 
 
 def _flow_problems(root) -> tuple[list[Problem], list[Problem]]:
     dead_ends, unreachable = [], []
     for container in root.iter(*(f"{BPMN}{c}" for c in CONTAINERS)):
-        flows = [f for f in container if _local(f) == "sequenceFlow"]
+        flows = [f for f in container if local(f) == "sequenceFlow"]
         sources = {f.get("sourceRef") for f in flows}
         targets = {f.get("targetRef") for f in flows}
         for node in container:
-            kind = _local(node)
+            kind = local(node)
             if kind not in FLOW_NODES or _exempt_from_flow(node):
                 continue
             if kind != "endEvent" and node.get("id") not in sources:
@@ -82,16 +77,16 @@ def _message_problems(root) -> list[Problem]:
 
     def message_of(node):
         definition = node.find(f"{BPMN}messageEventDefinition")
-        ref = node.get("messageRef") if _local(node) in ("receiveTask", "sendTask") else (
+        ref = node.get("messageRef") if local(node) in ("receiveTask", "sendTask") else (
             definition.get("messageRef") if definition is not None else None)
-        return (definition is not None or _local(node) in ("receiveTask", "sendTask")), ref
+        return (definition is not None or local(node) in ("receiveTask", "sendTask")), ref
 
     thrown, waiting = set(), []
     for node in root.iter(*(f"{BPMN}{kind}" for kind in CATCHING | THROWING)):
         uses_message, ref = message_of(node)
         if not uses_message:
             continue
-        if _local(node) in THROWING:
+        if local(node) in THROWING:
             thrown.add(names.get(ref, ref))
         else:
             waiting.append((node, ref))
@@ -113,11 +108,11 @@ def _advice(root) -> list[Problem]:
     advice = []
     for task in root.iter(f"{BPMN}userTask", f"{BPMN}manualTask"):
         form_key = [p for p in task.iter("{*}property") if p.get("name") == "formKey" and p.get("value")]
-        if _local(task) == "userTask" and not form_key:
+        if local(task) == "userTask" and not form_key:
             advice.append(_problem(task, "has no form: the person doing it can only mark it done"))
     for gateway in root.iter(f"{BPMN}exclusiveGateway", f"{BPMN}inclusiveGateway"):
         container = gateway.getparent()
-        outgoing = [f for f in container if _local(f) == "sequenceFlow" and f.get("sourceRef") == gateway.get("id")]
+        outgoing = [f for f in container if local(f) == "sequenceFlow" and f.get("sourceRef") == gateway.get("id")]
         if len(outgoing) > 1 and not gateway.get("default") and all(_has(f, "conditionExpression") for f in outgoing):
             advice.append(_problem(gateway, "has no default flow: when no condition holds, the instance stops "
                                             "with an error"))
@@ -138,16 +133,13 @@ def parse(xml: bytes, filename: str = ""):
     limit = current_app.config["MAX_BPMN_BYTES"]
     if len(xml) > limit:
         raise FileTooLarge([Problem(f"the file is {len(xml):,} bytes; the limit is {limit:,}")])
-    root = definitions._parse_document(xml, filename)
-    if root.tag != f"{BPMN}definitions":
-        raise DeploymentRefused([Problem("not a BPMN 2.0 document (the root must be bpmn:definitions)")])
-    return root
+    return definitions.parse_bpmn(xml, filename)
 
 
 def main_process(root) -> tuple[str, str]:
     """The id and name of the process a file deploys as."""
     key = definitions._main_process_id(root)
-    process = root.find(f"{BPMN}process[@id='{key}']")
+    process = definitions._process(root, key)
     return key, process.get("name") or key
 
 

@@ -12,9 +12,7 @@ from dataclasses import asdict, dataclass
 
 from lxml import etree
 
-from app.workflow import definitions
-
-BPMN = f"{{{definitions.BPMN_NS}}}"
+from app.modeler.bpmn import BPMN, local, parse
 
 # BPMN elements that, though they may carry an id, are part of the element holding them.
 PARTS = frozenset({
@@ -72,10 +70,6 @@ class Diff:
         }
 
 
-def _local(node) -> str:
-    return etree.QName(node).localname
-
-
 def _is_bpmn(node) -> bool:
     return isinstance(node.tag, str) and node.tag.startswith(BPMN)
 
@@ -84,12 +78,12 @@ def _is_element(node) -> bool:
     """An element of its own, compared by id."""
     if not _is_bpmn(node) or not node.get("id"):
         return False
-    kind = _local(node)
+    kind = local(node)
     return kind not in PARTS and not kind.endswith("EventDefinition")
 
 
 def _aspect(part) -> str:
-    kind = _local(part)
+    kind = local(part)
     if _is_bpmn(part) and kind.endswith("EventDefinition"):
         return kind.removesuffix("EventDefinition")
     return ASPECTS.get(kind, kind)
@@ -121,7 +115,7 @@ class _Document:
         self.lanes = defaultdict(set)  # flow node id → ids of the lanes listing it
         self.incoming, self.outgoing = defaultdict(set), defaultdict(set)
         for element_id, node in self.elements.items():
-            kind = _local(node)
+            kind = local(node)
             if kind == "lane":
                 for ref in node.findall(f"{BPMN}flowNodeRef"):
                     self.lanes[_text(ref)].add(element_id)
@@ -137,7 +131,7 @@ class _Document:
 
     def aspects(self, element_id: str) -> dict[str, object]:
         node = self.elements[element_id]
-        found: dict[str, object] = {"type": _local(node), "parent": self._parent(node)}
+        found: dict[str, object] = {"type": local(node), "parent": self._parent(node)}
         for key, value in node.attrib.items():
             if key not in IGNORED:
                 found[etree.QName(key).localname] = value
@@ -145,7 +139,7 @@ class _Document:
         for child in node:
             if not isinstance(child.tag, str) or _is_element(child):
                 continue  # compared on its own
-            if _is_bpmn(child) and _local(child) in ("incoming", "outgoing"):
+            if _is_bpmn(child) and local(child) in ("incoming", "outgoing"):
                 continue  # what the sequence flows say counts; a hand-written file often leaves these out
             parts[_aspect(child)].append(_canonical(child))
         found.update({aspect: sorted(values) for aspect, values in parts.items()})
@@ -158,17 +152,12 @@ class _Document:
 
     def describe(self, element_id: str) -> Element:
         node = self.elements[element_id]
-        return Element(element_id, node.get("name") or "", _local(node))
+        return Element(element_id, node.get("name") or "", local(node))
 
 
 def _what(before: dict, after: dict) -> tuple[str, ...]:
     differing = {aspect for aspect in before.keys() | after.keys() if before.get(aspect) != after.get(aspect)}
     return tuple(sorted(differing, key=lambda aspect: (FIRST.index(aspect) if aspect in FIRST else len(FIRST), aspect)))
-
-
-def parse(xml: str | bytes, filename: str = ""):
-    """The document's root; DeploymentRefused for one that cannot be read (malformed, a DOCTYPE)."""
-    return definitions._parse_document(xml.encode("utf-8") if isinstance(xml, str) else xml, filename)
 
 
 def compare(base_xml: str | bytes, other_xml: str | bytes) -> Diff:

@@ -27,7 +27,14 @@ def latest(key: str) -> ProcessDefinition | None:
 
 
 def _bytes(xml: str | bytes) -> bytes:
-    return xml.encode("utf-8") if isinstance(xml, str) else xml
+    try:
+        return xml.encode("utf-8") if isinstance(xml, str) else xml
+    except UnicodeEncodeError:  # a lone surrogate, which JSON can carry and UTF-8 cannot
+        raise DeploymentRefused([Problem("the document holds characters that are not valid Unicode")]) from None
+
+
+# Sent by an editor that did not begin from a draft, or that does not say (a script): check nothing.
+UNCHECKED = object()
 
 
 def _stale(draft: ProcessDraft, current: ProcessDefinition | None) -> list[Problem]:
@@ -39,9 +46,12 @@ def _stale(draft: ProcessDraft, current: ProcessDefinition | None) -> list[Probl
                     " deploying replaces their change unless the draft includes it")]
 
 
-def save(key: str, xml: str | bytes, *, by: str, filename: str = "") -> tuple[ProcessDraft, checks.Report]:
+def save(key: str, xml: str | bytes, *, by: str, filename: str = "",
+         began_from=UNCHECKED) -> tuple[ProcessDraft, checks.Report]:
     """Store the draft of `key` with whatever errors it has (they only block deploying), and report them.
-    Refused, writing nothing: a file that cannot be read, or one that has become another process."""
+    Refused, writing nothing: a file that cannot be read, one that has become another process, a new
+    process whose id cannot be found, and a save over someone else's newer save (`began_from` is when
+    the draft the editor opened was saved, None for no draft)."""
     text = _bytes(xml)
     report = checks.check(text, filename)
     if report.key is not None and report.key != key:
@@ -49,12 +59,17 @@ def save(key: str, xml: str | bytes, *, by: str, filename: str = "") -> tuple[Pr
             f"the process id is '{report.key}', but this draft is for '{key}'; keep the id, or upload the file "
             "to make a new process", report.key)])
     draft = get(key)
+    if report.key is None and draft is None and latest(key) is None:
+        raise DeploymentRefused(report.errors or [Problem("the file holds no executable process")])
+    if began_from is not UNCHECKED and draft is not None and began_from != draft.updated_at.isoformat():
+        raise Conflict(f"{draft.updated_by or 'someone'} saved this draft at {draft.updated_at:%Y-%m-%d %H:%M} UTC "
+                       "after you opened it; download your diagram, reload, and merge the changes")
     if draft is None:
         current = latest(key)
         draft = ProcessDraft(key=key, created_by=by, base_version=current.version if current else None,
                              filename=filename or (current.filename if current else f"{key}.bpmn"))
         db.session.add(draft)
-    draft.bpmn_xml = text.decode("utf-8")
+    draft.bpmn_xml = text.decode("utf-8-sig")  # stored as text: a byte-order mark means nothing there
     draft.name = report.name or key
     draft.updated_by = by
     draft.updated_at = now()

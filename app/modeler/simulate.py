@@ -112,6 +112,8 @@ def read(text: str) -> dict:
                             f"column {error.colno})") from None
     except RecursionError:
         raise ScenarioError("the scenario is nested too deeply") from None
+    except ValueError as error:  # an integer of more digits than Python converts
+        raise ScenarioError(f"the scenario is not valid JSON: {error}") from None
     errors = sorted(Draft202012Validator(SCENARIO_SCHEMA).iter_errors(scenario), key=lambda e: list(e.path))
     if errors:
         raise ScenarioError("the scenario does not have the expected shape",

@@ -75,8 +75,11 @@ def save_draft(key: str):
         return _refusal(413, f"the diagram is larger than {_limit():,} bytes")
     if not isinstance(body, dict) or not isinstance(body.get("xml"), str) or not body["xml"].strip():
         return _refusal(400, 'send a JSON object {"xml": "<the BPMN document>"}')
+    began_from = body.get("draft_updated_at", drafts.UNCHECKED)
+    if began_from is not drafts.UNCHECKED and not isinstance(began_from, str | None):
+        return _refusal(400, "draft_updated_at is the time the draft you opened was saved, or null")
     try:
-        draft, report = drafts.save(key, body["xml"], by=current_user.username)
+        draft, report = drafts.save(key, body["xml"], by=current_user.username, began_from=began_from)
     except DeploymentRefused as refused:
         status = 413 if isinstance(refused, FileTooLarge) else 422
         return _refusal(status, gettext("The draft was not saved."), refused.problems)

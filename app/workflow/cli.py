@@ -65,9 +65,10 @@ def _newest_versions(keys: tuple[str, ...]) -> list[ProcessDefinition]:
 
 def _export_name(definition: ProcessDefinition, taken: set[str]) -> str:
     """The file it was deployed from, when that name is usable and not already taken by another process."""
-    name = secure_filename(definition.filename or "")
-    if not name.endswith(".bpmn") or name in taken:
-        name = secure_filename(f"{definition.key}.bpmn")
+    usable = [name for name in (secure_filename(definition.filename or ""), secure_filename(f"{definition.key}.bpmn"))
+              if name.endswith(".bpmn") and len(name) > len(".bpmn") and name not in taken]
+    # A key of letters secure_filename drops (Chinese, say) or a name two processes share: one by row id.
+    name = usable[0] if usable else f"process-{definition.id}.bpmn"
     taken.add(name)
     return name
 

@@ -2,7 +2,10 @@
 
 A deployment is refused, with the BPMN element named, for malformed XML, a DOCTYPE, a schema
 violation, a missing called process, code the sandbox will not compile, a timer that cannot
-evaluate, an unknown operation, a user task outside a known lane, or a missing form.
+evaluate, an unknown operation, a user task outside a known lane, or a missing form. Files drawn for
+other engines are refused where they ask for what this engine would not do (JUEL or FEEL expressions,
+Groovy scripts, Java delegates, compensation, data stores); whatever the parser trips over is refused too,
+naming the element when it can, so no upload ends in a server error.
 """
 
 import ast
@@ -11,6 +14,7 @@ import inspect
 import re
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import contextmanager
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -47,9 +51,16 @@ NS = {"bpmn": BPMN_NS}
 UNQUOTED_ISO = re.compile(r"^\s*(R\d*/)?P[\dYMWDTHS.,]+\s*$|^\s*\d{4}-\d{2}-\d{2}T")
 
 _XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+# Column sizes of ProcessDefinition.key and of the element ids the engine stores (HumanTask, InstanceEvent).
+MAX_KEY = MAX_ELEMENT_ID = 120
+# A key goes into URLs and XPath: an XML name (the XSD's xs:ID), nothing a browser or a query must escape.
+PROCESS_KEY = re.compile(r"^[^\W\d][\w.-]*$")
+_HTML = re.compile(rb"^(\xef\xbb\xbf)?\s*(<!--.*?-->\s*)*<(!doctype\s+html|html)[\s>]", re.IGNORECASE | re.DOTALL)
 
 
 def _parse_document(text: bytes, filename: str) -> etree._Element:
+    if _HTML.match(text[:4096]):  # a login or error page saved instead of the diagram
+        raise DeploymentRefused([Problem(f"not a BPMN 2.0 document: {filename or 'the file'} is an HTML page")])
     # Refused outright: entities are a classic way to read server files or exhaust memory.
     if re.search(rb"<!DOCTYPE|<!ENTITY", text, re.IGNORECASE):
         what = filename or "the file"
@@ -77,15 +88,41 @@ def _as_bytes(xml: str | bytes) -> bytes:
     return xml.encode("utf-8") if isinstance(xml, str) else xml
 
 
+def _executable(process: etree._Element) -> bool:
+    return process.get("isExecutable", "true").strip() in ("true", "1")
+
+
 def _main_process_id(root: etree._Element) -> str:
-    processes = [p for p in root.findall("bpmn:process", NS) if p.get("isExecutable", "true") == "true"]
+    unnamed = [p for p in root.findall("bpmn:process", NS) if not p.get("id")]
+    if unnamed:
+        raise DeploymentRefused([Problem("a process has no id; give it one", "", p.get("name", ""), p.sourceline)
+                                 for p in unnamed])
+    processes = [p for p in root.findall("bpmn:process", NS) if _executable(p)]
     called = {c.get("calledElement") for c in root.iter(f"{{{BPMN_NS}}}callActivity")}
-    mains = [p.get("id") for p in processes if p.get("id") not in called]
+    mains = [p for p in processes if p.get("id") not in called]
+    if not mains:
+        # Modelers that only draw (bpmn.io's demo, Signavio) mark their processes not executable.
+        sketches = [p for p in root.findall("bpmn:process", NS) if not _executable(p)]
+        if sketches:
+            raise DeploymentRefused([_problem_at(p, 'the process is marked as not executable (isExecutable="false"); '
+                                                   "only an executable process can be deployed") for p in sketches])
     if len(mains) != 1:
-        found = ", ".join(mains) or "none"
+        found = ", ".join(p.get("id") for p in mains) or "none"
         message = f"a file must hold exactly one executable top-level process (found: {found})"
         raise DeploymentRefused([Problem(message)])
-    return mains[0]
+    main = mains[0]
+    key = main.get("id")
+    if len(key) > MAX_KEY:
+        raise DeploymentRefused([_problem_at(main, f"the process id is {len(key)} characters long; "
+                                                   f"the limit is {MAX_KEY}")])
+    if not PROCESS_KEY.match(key):
+        raise DeploymentRefused([_problem_at(main, f"the process id {key!r} cannot name a process: use letters, "
+                                                   "digits, '_', '-' and '.', starting with a letter or '_'")])
+    return key
+
+
+def _process(root: etree._Element, key: str) -> etree._Element:
+    return next(p for p in root.findall("bpmn:process", NS) if p.get("id") == key)
 
 
 def _latest(key: str) -> ProcessDefinition | None:
@@ -105,17 +142,80 @@ def latest(key: str) -> ProcessDefinition:
 
 
 def _add(parser: SpiffBpmnParser, root: etree._Element, filename: str) -> None:
-    try:
+    with _refusing(root):
         parser.add_bpmn_xml(root, filename=filename)
+
+
+@contextmanager
+def _refusing(root: etree._Element):
+    """Whatever the parser raises becomes a refusal: a foreign file must never end in a server error."""
+    try:
+        yield
+    except DeploymentRefused:
+        raise
     except ValidationException as error:
-        raise DeploymentRefused([_problem_from(error)]) from None
+        raise DeploymentRefused([_problem_from(error, root)]) from None
     except SpiffWorkflowException as error:
-        raise DeploymentRefused([Problem(str(error))]) from None
+        raise DeploymentRefused([Problem(_plain(str(error)))]) from None
+    except Exception as error:  # the parser's own KeyError, AttributeError, TypeError … on odd input
+        node = _node_in_traceback(error)
+        what = f"this {etree.QName(node).localname}" if node is not None else "the file"
+        message = _plain(f"the engine could not read {what}: {type(error).__name__}: {error}")
+        raise DeploymentRefused([_problem_at(node, message) if node is not None else Problem(message)]) from None
 
 
-def _problem_from(error: ValidationException) -> Problem:
+def _node_in_traceback(error: Exception) -> etree._Element | None:
+    """The innermost BPMN element a parser frame was working on (`node` or `self.node`), if any."""
+    found, frame = None, error.__traceback__
+    while frame is not None:
+        local = frame.tb_frame.f_locals
+        node = local.get("node", getattr(local.get("self"), "__dict__", {}).get("node"))  # no property is run
+        if isinstance(node, etree._Element) and node.get("id"):
+            found = node
+        frame = frame.tb_next
+    return found
+
+
+def _problem_at(element: etree._Element, message: str) -> Problem:
+    return Problem(message, element.get("id", ""), element.get("name", ""), element.sourceline)
+
+
+_SHORT_NAMESPACES = {
+    f"{{{BPMN_NS}}}": "bpmn:", "{http://www.omg.org/spec/BPMN/20100524/DI}": "bpmndi:",
+    "{http://www.omg.org/spec/DD/20100524/DC}": "dc:", "{http://www.omg.org/spec/DD/20100524/DI}": "di:",
+    "{http://spiffworkflow.org/bpmn/schema/1.0/core}": "spiffworkflow:",
+}
+
+
+def _plain(message: str) -> str:
+    """The parser's message without XML namespaces in braces, raw XML or doubled full stops."""
+    for namespace, prefix in _SHORT_NAMESPACES.items():
+        message = message.replace(namespace, prefix)
+    message = re.sub(r"\s+", " ", message).strip()
+    return re.sub(r"\.(\s*\.)+", ".", message)[:500]
+
+
+def _problem_from(error: ValidationException, root: etree._Element | None = None) -> Problem:
     line = error.line_number if isinstance(error.line_number, int) else None
-    return Problem(str(error).split("\n")[0], error.id or "", error.name or "", line)
+    message = str(error).split("\n")[0]
+    element_id, name = error.id or "", error.name or ""
+    wrapped = re.match(r"^(\w+)\(", message)  # the parser wraps its own exceptions as their repr
+    kind = (getattr(error, "tag", "") or "element").removeprefix("bpmn:")
+    if wrapped and wrapped.group(1) == "NotImplementedError":
+        message = f"the engine does not support this kind of {kind}"
+    elif wrapped and wrapped.group(1).endswith(("Error", "Exception")):
+        message = f"the engine could not read this {kind}: {message}"
+    if root is not None and not element_id and line:
+        # Schema errors carry only a line: name the element written there, or the nearest one with an id.
+        element = next((e for e in root.iter() if isinstance(e.tag, str) and e.sourceline == line), None)
+        while element is not None and not element.get("id"):
+            element = element.getparent()
+        if element is not None and element is not root:  # the root is no answer: the file is on one line
+            element_id, name = element.get("id"), element.get("name", "")
+    elif root is not None and element_id and line is None:
+        element = next((e for e in root.iter() if isinstance(e.tag, str) and e.get("id") == element_id), None)
+        line = element.sourceline if element is not None else None
+    return Problem(_plain(message), element_id, name, line)
 
 
 def _resolve_called(parser: SpiffBpmnParser, root: etree._Element) -> list[str]:
@@ -126,6 +226,9 @@ def _resolve_called(parser: SpiffBpmnParser, root: etree._Element) -> list[str]:
     seen = set(parser.get_process_ids())
     while pending:
         process_id, element = pending.pop()
+        if not process_id:
+            problems.append(_problem_at(element, "a call activity must name the process it calls (calledElement)"))
+            continue
         if process_id in seen:
             continue
         seen.add(process_id)
@@ -302,7 +405,10 @@ class _Checker:
 
     def human(self, spec) -> None:
         if spec.lane is None:
-            self.fail(spec, "a user task must sit in a lane naming the role that does it")
+            # An untyped task (what Bizagi and Signavio draw) waits for a person in this engine, as a user task does.
+            what = {"NoneTask": "a task without a type is done by a person, so it",
+                    "ManualTask": "a manual task is done by a person, so it"}.get(type(spec).__name__, "a user task")
+            self.fail(spec, f"{what} must sit in a lane naming the role that does it")
         elif spec.lane not in LANE_ROLES:
             self.fail(spec, f"lane '{spec.lane}' is not a role ({', '.join(LANE_ROLES)})")
         form_key = (spec.extensions or {}).get("properties", {}).get("formKey")
@@ -311,21 +417,27 @@ class _Checker:
 
     def check(self, process_spec) -> None:
         for spec in process_spec.task_specs.values():
-            self.code(spec, getattr(spec, "script", None), "script", "exec")
-            self.code(spec, getattr(spec, "prescript", None), "pre-script", "exec")
-            self.code(spec, getattr(spec, "postscript", None), "post-script", "exec")
-            for condition, target in getattr(spec, "cond_task_specs", []):
-                if condition is not None:  # the default flow has none
-                    self.code(spec, condition.args[0], f"condition towards {target}", "eval")
-            if getattr(spec, "event_definition", None) is not None:
-                self.event(spec, spec.event_definition)
-            if getattr(spec, "operation_name", None) is not None:
-                self.service(spec)
-            if getattr(spec, "manual", False):
-                self.human(spec)
-            for attribute in ("condition", "cardinality"):
-                if isinstance(getattr(spec, attribute, None), str):
-                    self.code(spec, getattr(spec, attribute), attribute, "eval")
+            try:
+                self.check_task(spec)
+            except Exception as error:  # an odd spec from a foreign file; name it rather than fail the upload
+                self.fail(spec, f"could not be checked: {type(error).__name__}: {error}")
+
+    def check_task(self, spec) -> None:
+        self.code(spec, getattr(spec, "script", None), "script", "exec")
+        self.code(spec, getattr(spec, "prescript", None), "pre-script", "exec")
+        self.code(spec, getattr(spec, "postscript", None), "post-script", "exec")
+        for condition, target in getattr(spec, "cond_task_specs", []):
+            if condition is not None:  # the default flow has none
+                self.code(spec, condition.args[0], f"condition towards {target}", "eval")
+        if getattr(spec, "event_definition", None) is not None:
+            self.event(spec, spec.event_definition)
+        if getattr(spec, "operation_name", None) is not None:
+            self.service(spec)
+        if getattr(spec, "manual", False):
+            self.human(spec)
+        for attribute in ("condition", "cardinality"):
+            if isinstance(getattr(spec, attribute, None), str):
+                self.code(spec, getattr(spec, attribute), attribute, "eval")
 
 
 def _non_interrupting_event_subprocesses(root) -> list[Problem]:
@@ -337,37 +449,152 @@ def _non_interrupting_event_subprocesses(root) -> list[Problem]:
             for start in sub.findall("bpmn:startEvent", NS) if start.get("isInterrupting") == "false"]
 
 
+# Where other engines' expressions sit, what to call each in a message, and a Python example of it.
+_EXPRESSIONS = {
+    "conditionExpression": ("the condition", "amount > 100"), "condition": ("the condition", "amount > 100"),
+    "loopCondition": ("the loop condition", "attempts >= 3"),
+    "completionCondition": ("the completion condition", "approved_count >= 2"),
+    "loopCardinality": ("the number of instances", "len(items)"),
+    "timeDate": ("the timer", '"2030-01-31T09:00:00Z"'), "timeDuration": ("the timer", '"PT4H"'),
+    "timeCycle": ("the timer", '"R3/PT1H"'),
+}
+_PYTHON = {"python", "python3", "py", "text/x-python", "application/x-python", "text/python"}
+_JUEL = re.compile(r"^\s*[$#]\{.*\}\s*$", re.DOTALL)
+_REFERENCES = {"messageRef": "message", "signalRef": "signal", "errorRef": "error", "escalationRef": "escalation"}
+# Where Camunda, Zeebe, Activiti and Flowable say what a service task runs; none of it runs here.
+_FOREIGN_IMPLEMENTATION = ("class", "expression", "delegateExpression", "type", "topic", "taskDefinition", "connector")
+
+
+def _bpmn(element: etree._Element, *names: str) -> bool:
+    return isinstance(element.tag, str) and element.tag in {f"{{{BPMN_NS}}}{name}" for name in names}
+
+
+def _owner(element: etree._Element) -> etree._Element:
+    """The element a person sees in the diagram: a flow or an event, not its event or loop definition."""
+    owner = element.getparent()
+    while owner is not None and (not owner.get("id") or etree.QName(owner).localname.endswith(
+            ("EventDefinition", "LoopCharacteristics"))):
+        owner = owner.getparent()
+    return owner if owner is not None else element
+
+
+def _written_as(element: etree._Element, qname: str) -> str:
+    """A foreign attribute or element as its file writes it, e.g. camunda:expression."""
+    name = etree.QName(qname)
+    prefix = next((p for p, uri in element.nsmap.items() if uri == name.namespace and p), None)
+    return f"{prefix}:{name.localname}" if prefix else name.localname
+
+
+def _foreign_expression(element: etree._Element) -> str | None:
+    what, example = _EXPRESSIONS[etree.QName(element).localname]
+    text = (element.text or "").strip()
+    language = (element.get("language") or "").strip()
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    if _JUEL.match(text):
+        kind = "JUEL (Camunda 7, Activiti, Flowable)"
+    elif text.startswith("="):
+        kind = "FEEL (Camunda 8)"
+    elif language and language.lower() not in _PYTHON:
+        return f"{what} is not Python: it is written in {language}; write it in Python, e.g. {example}"
+    else:
+        return None
+    return f"{what} is not Python: {shown} is {kind}; write it in Python, e.g. {example}"
+
+
+def _foreign_service(task: etree._Element) -> str | None:
+    extensions = task.find("bpmn:extensionElements", NS)
+    children = [] if extensions is None else [c for c in extensions if isinstance(c.tag, str)]
+    if any(c.tag == "{http://spiffworkflow.org/bpmn/schema/1.0/core}serviceTaskOperator" for c in children):
+        return None
+    foreign = [_written_as(task, name) for name in task.attrib
+               if etree.QName(name).namespace and etree.QName(name).localname in _FOREIGN_IMPLEMENTATION]
+    foreign += [_written_as(c, c.tag) for c in children if etree.QName(c).localname in _FOREIGN_IMPLEMENTATION]
+    message = "a service task must call one of Orderly's operations (spiffworkflow:serviceTaskOperator)"
+    return f"{message}; {', '.join(foreign)} is for another engine and does not run here" if foreign else message
+
+
+def _foreign_constructs(root: etree._Element) -> list[Problem]:
+    """What files drawn for other engines ask for and this engine would misread or ignore, named where it is
+    drawn; checked before the parser, which stops at the first problem and words it for programmers."""
+    problems: list[Problem] = []
+    defined = {(etree.QName(e).localname, e.get("id")) for e in root if isinstance(e.tag, str)}
+    # A pool that is not executable is only a picture (the customer, the bank): nothing in it runs.
+    drawn = [e for e in root if isinstance(e.tag, str) and not (_bpmn(e, "process") and not _executable(e))]
+    for element in (element for top in drawn for element in top.iter()):
+        if not isinstance(element.tag, str):
+            continue
+        local = etree.QName(element).localname
+        if element.tag.startswith(f"{{{BPMN_NS}}}") and len(element.get("id", "")) > MAX_ELEMENT_ID:
+            problems.append(_problem_at(element, f"the id is {len(element.get('id'))} characters long; "
+                                                 f"the limit is {MAX_ELEMENT_ID}"))
+        if not element.tag.startswith(f"{{{BPMN_NS}}}"):
+            continue
+        if local in _EXPRESSIONS and (message := _foreign_expression(element)):
+            problems.append(_problem_at(_owner(element), message))
+        elif local == "scriptTask" and (element.get("scriptFormat") or "python").strip().lower() not in _PYTHON:
+            problems.append(_problem_at(element, f"the script is not Python: it is written in "
+                                                 f"{element.get('scriptFormat')}; scripts here are Python"))
+        elif local == "serviceTask" and (message := _foreign_service(element)):
+            problems.append(_problem_at(element, message))
+        elif local == "businessRuleTask":
+            problems.append(_problem_at(element, "a business rule task needs a DMN decision table, which this "
+                                                 "engine does not run; use a script task or a gateway"))
+        elif local == "compensateEventDefinition":
+            problems.append(_problem_at(_owner(element), "compensation is not supported by the engine; draw the "
+                                                         "undoing as steps on an ordinary path"))
+        elif local == "dataStoreReference":
+            problems.append(_problem_at(element, "data stores are not supported by the engine; keep the data in "
+                                                 "the task data or reach it through an operation"))
+        for attribute, kind in _REFERENCES.items():
+            reference = element.get(attribute)
+            if reference and (kind, reference) not in defined:
+                named = element if element.get("id") and not local.endswith("EventDefinition") else _owner(element)
+                problems.append(_problem_at(named, f"refers to {kind} '{reference}', which this file does not define"))
+    if not any(_bpmn(e, "dataStoreReference") for e in root.iter()):
+        problems += [_problem_at(store, "data stores are not supported by the engine; keep the data in the task "
+                                        "data or reach it through an operation")
+                     for store in root.findall("bpmn:dataStore", NS)]
+    return problems
+
+
+def parse_bpmn(text: bytes, filename: str = "") -> etree._Element:
+    """The root of a BPMN 2.0 document, parsed safely, or DeploymentRefused saying what the file is instead."""
+    root = _parse_document(text, filename)
+    if root.tag != f"{{{BPMN_NS}}}definitions":
+        found = etree.QName(root)
+        raise DeploymentRefused([Problem(f"not a BPMN 2.0 document (the root must be bpmn:definitions, not "
+                                         f"{found.localname} in {found.namespace or 'no namespace'})")])
+    return root
+
+
 def validate(xml: str | bytes, filename: str, operations: Mapping[str, Callable], max_bytes: int):
     """Parse and check a BPMN file; returns (key, name, specs, called_xml) or raises DeploymentRefused."""
     text = _as_bytes(xml)
     if len(text) > max_bytes:
         raise DeploymentRefused([Problem(f"the file is {len(text)} bytes; the limit is {max_bytes}")])
-    root = _parse_document(text, filename)
-    if root.tag != f"{{{BPMN_NS}}}definitions":
-        raise DeploymentRefused([Problem("not a BPMN 2.0 document (the root must be bpmn:definitions)")])
+    root = parse_bpmn(text, filename)
     duplicates = _duplicate_ids(root)
     if duplicates:
         raise DeploymentRefused(duplicates)
-    unsupported = _non_interrupting_event_subprocesses(root)
+    unsupported = _non_interrupting_event_subprocesses(root) + _foreign_constructs(root)
     if unsupported:
         raise DeploymentRefused(unsupported)
     key = _main_process_id(root)
     parser = _new_parser()
     _add(parser, root, filename)
     called_xml = _resolve_called(parser, root)
-    try:
+    with _refusing(root):
         spec = parser.get_spec(key)
         subprocess_specs = parser.get_subprocess_specs(key)
-    except ValidationException as error:
-        raise DeploymentRefused([_problem_from(error)]) from None
-    except SpiffWorkflowException as error:
-        raise DeploymentRefused([Problem(str(error))]) from None
     checker = _Checker(operations)
     for process_spec in [spec, *subprocess_specs.values()]:
         checker.check(process_spec)
     if checker.problems:
+        lines = {e.get("id"): e.sourceline for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
+        for problem in checker.problems:
+            problem.line = problem.line or lines.get(problem.element_id)
         raise DeploymentRefused(checker.problems)
-    name = root.find(f"bpmn:process[@id='{key}']", NS).get("name") or key
+    name = _process(root, key).get("name") or key
     return key, name, (spec, subprocess_specs), called_xml
 
 
@@ -375,7 +602,8 @@ def deploy(xml: str | bytes, filename: str = "", *, operations, max_bytes: int, 
            comment: str = "") -> ProcessDefinition:
     """Deploy as the next version of its process, or return the deployed version with the same content."""
     key, name, specs, called_xml = validate(xml, filename, operations, max_bytes)
-    text = _as_bytes(xml).decode("utf-8")
+    text = _as_bytes(xml).decode("utf-8-sig")  # without a byte order mark: the stored text is read back as XML
+    name, filename = name[:200], filename[:200]  # the columns' sizes; the XML keeps the whole name
     digest = hashlib.sha256("\x00".join([text, *called_xml]).encode()).hexdigest()
     current = _latest(key)
     if current is not None and current.sha256 == digest:

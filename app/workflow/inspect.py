@@ -17,7 +17,7 @@ from app.workflow.projection import OPEN_STATES
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 # A token stands here: a person's task, a task running or stopped by an error, an event or join waiting.
 CURRENT_STATES = TaskState.READY | TaskState.STARTED | TaskState.WAITING | TaskState.ERROR
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+XML_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
 
 def _top_level_tasks(workflow) -> Iterator:
@@ -45,7 +45,7 @@ def _interrupted(task) -> bool:
 def _flows(bpmn_xml: str, process_key: str) -> dict[tuple[str, str], tuple[str, ...]]:
     """Sequence flow ids by (source, target) in the process; keyed by the XML, which never changes
     for a deployed version."""
-    root = etree.fromstring(bpmn_xml.encode(), _PARSER)
+    root = etree.fromstring(bpmn_xml.encode(), XML_PARSER)
     flows: dict[tuple[str, str], tuple[str, ...]] = {}
     for process in root.iterfind(f"{{{BPMN_NS}}}process"):
         if process.get("id") != process_key:
@@ -114,7 +114,7 @@ def timeline(business_key: str) -> list[InstanceEvent]:
 
 @lru_cache(maxsize=32)
 def _names(bpmn_xml: str) -> dict[str, str]:
-    root = etree.fromstring(bpmn_xml.encode(), _PARSER)
+    root = etree.fromstring(bpmn_xml.encode(), XML_PARSER)
     return {
         element.get("id"): element.get("name")
         for process in root.iterfind(f"{{{BPMN_NS}}}process")

@@ -66,7 +66,8 @@ def _script_engine() -> SandboxScriptEngine:
     return SandboxScriptEngine(operations(), after_operation=db.session.flush)
 
 
-def _json_safe(value):
+def json_safe(value):
+    """Task data as JSON will store it: dates and decimals become text."""
     return json.loads(json.dumps(value, default=str))
 
 
@@ -149,7 +150,7 @@ class _Step:
                 element_id=task.task_spec.bpmn_id if task is not None else None,
                 spiff_task_id=str(task.id) if task is not None else None,
                 actor=actor,
-                detail=_json_safe(detail or {}),
+                detail=json_safe(detail or {}),
                 at=now(),
             )
         )
@@ -340,7 +341,7 @@ def send_message(business_key: str, message: str, payload: dict | None = None, *
     """Deliver a named message to the instance of this business key that waits for it. A message
     nobody waits for is recorded on the key's instances and refused with NotWaiting."""
     candidates = _active_instances(business_key)
-    payload = _json_safe(payload or {})
+    payload = json_safe(payload or {})
     if not candidates:
         ended = db.session.scalars(select(ProcessInstance).where(ProcessInstance.business_key == business_key)
                                    .order_by(ProcessInstance.id.desc())).first()
@@ -405,7 +406,7 @@ def release(business_key: str, held_by: str, *, actor: str = "system", message: 
             if step.instance.status not in ACTIVE:
                 continue
             released = step.instance.held_by == held_by
-            event = BpmnEvent(MessageEventDefinition(message), payload=_json_safe(payload or {})) if message else None
+            event = BpmnEvent(MessageEventDefinition(message), payload=json_safe(payload or {})) if message else None
             waiting = event is not None and not delivered and engine.catches(step.workflow, event)
             if not released and not waiting:
                 continue
@@ -503,7 +504,7 @@ def retry(instance_id: int, *, actor: str = "system", data: dict | None = None) 
         unsettled = TaskState.FUTURE | TaskState.PREDICTED_MASK
         stuck = [t for t in [engine.find_task(step.workflow, (step.instance.error or {}).get("task_id"))]
                  if t is not None and t.parent is not None and t.has_state(unsettled | TaskState.WAITING)]
-        fixes = _json_safe(data or {})
+        fixes = json_safe(data or {})
 
         def again():
             for task in failed:

@@ -9,7 +9,6 @@ a child process (app.modeler.simulate), which kills it if it takes too long.
 """
 
 import inspect
-import json
 from collections import deque
 from datetime import timedelta
 from types import SimpleNamespace
@@ -30,6 +29,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from app import clock
 from app.workflow import definitions, engine, runtime
 from app.workflow import inspect as positions
+from app.workflow.runtime import json_safe
 from app.workflow.sandbox import SandboxScriptEngine
 from app.workflow.snapshot import current_data
 
@@ -59,10 +59,6 @@ def _signature(parameters: list[tuple[str, str, bool]]) -> inspect.Signature:
     return inspect.Signature([parameter(*described) for described in parameters])
 
 
-def _json_safe(value):
-    return json.loads(json.dumps(value, default=str))
-
-
 class RecordingScriptEngine(SandboxScriptEngine):
     """The sandbox with stand-ins for the operations: a call is checked against the operation's
     signature, recorded with the element that made it, and answered with the scenario's result for
@@ -80,7 +76,7 @@ class RecordingScriptEngine(SandboxScriptEngine):
             element = getattr(self._task.task_spec, "bpmn_id", None) if self._task is not None else None
             result = self.results.get(element)
             self.calls.append({"task_id": self._task.id if self._task is not None else None, "element_id": element,
-                               "operation": name, "params": _json_safe(params), "result": result,
+                               "operation": name, "params": json_safe(params), "result": result,
                                "service": False})
             return result
 
@@ -146,7 +142,7 @@ class _Run:
             SimpleNamespace(key=key, bpmn_xml=documents[0], called_xml=documents[1:]))
         self.engine = RecordingScriptEngine(signatures, scenario.get("results") or {})
         self.workflow = engine.OrderlyWorkflow(spec, subprocess_specs, script_engine=self.engine)
-        self.workflow.task_tree.data.update(_json_safe(scenario.get("data") or {}))
+        self.workflow.task_tree.data.update(json_safe(scenario.get("data") or {}))
         self.answers = {element: deque(answer) if isinstance(answer, list) else answer
                         for element, answer in (scenario.get("answers") or {}).items()}
         self.messages = deque(scenario.get("messages") or [])
@@ -185,7 +181,7 @@ class _Run:
         if not self.messages:
             return False
         message = self.messages[0]
-        event = BpmnEvent(MessageEventDefinition(message["name"]), payload=_json_safe(message.get("payload") or {}))
+        event = BpmnEvent(MessageEventDefinition(message["name"]), payload=json_safe(message.get("payload") or {}))
         if not engine.catches(self.workflow, event):
             return False
         self.messages.popleft()
@@ -222,13 +218,13 @@ class _Run:
             answer = self._next_answer(task.task_spec.bpmn_id)
             if answer is None:
                 continue
-            data = _json_safe(answer)
+            data = json_safe(answer)
             record_as = (task.task_spec.extensions or {}).get("properties", {}).get("recordActorAs")
             if record_as:
                 data[record_as] = self.actor
             task.data.update(data)
             task.run()
-            self._record(task, answer=data, data_after=_json_safe(task.data))
+            self._record(task, answer=data, data_after=json_safe(task.data))
             return True
         return False
 
@@ -281,7 +277,7 @@ class _Run:
             "status": status,
             "error": error,
             "steps": self.steps,
-            "data": _json_safe(current_data(self.workflow)),
+            "data": json_safe(current_data(self.workflow)),
             "completed": drawn["completed"],
             "flows": drawn["flows"],
             "current": [element for element in drawn["current"] if element not in errored],

@@ -12,11 +12,9 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 
 from app.workflow import engine, runtime
-from app.workflow.inspect import BPMN_NS, CURRENT_STATES
+from app.workflow.inspect import BPMN_NS, CURRENT_STATES, XML_PARSER
 from app.workflow.models import ProcessInstance
 from app.workflow.sandbox import SandboxScriptEngine
-
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
 
 
 @dataclass
@@ -61,7 +59,7 @@ def current_data(workflow) -> dict:
 @lru_cache(maxsize=32)
 def _element_ids(bpmn_xml: str, process_key: str) -> frozenset[str]:
     """Every element id drawn in the process's own diagram (embedded subprocesses included)."""
-    root = etree.fromstring(bpmn_xml.encode(), _PARSER)
+    root = etree.fromstring(bpmn_xml.encode(), XML_PARSER)
     return frozenset(
         element.get("id")
         for process in root.iterfind(f"{{{BPMN_NS}}}process") if process.get("id") == process_key

@@ -82,6 +82,9 @@ def test_bad_json_is_refused_with_the_reason_and_nothing_runs(owner, monkeypatch
     assert "Nothing was run." in response.text
     assert "{&#34;answers&#34;: </textarea>" in response.text  # the text is kept for fixing
 
+    response = _post(owner, '{"data": {"x": ' + "1" * 5000 + "}}")  # more digits than Python converts
+    assert response.status_code == 400 and "the scenario is not valid JSON" in response.text
+
 
 def test_a_scenario_that_does_not_fit_the_diagram_is_refused(owner, monkeypatch):
     monkeypatch.setattr(simulate, "run", lambda *a, **k: pytest.fail("a refused scenario must not run"))

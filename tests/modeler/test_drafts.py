@@ -215,3 +215,27 @@ def test_instructions_preview_is_safe_markdown(owner):
     html = response.get_json()["html"]
     assert "<strong>Check</strong>" in html
     assert "<script>" not in html and 'href="javascript' not in html
+
+
+def test_a_save_over_someone_elses_newer_save_is_refused(owner, order_xml, ctx):
+    opened = owner.get(f"/processes/{ORDER}/draft.json").get_json()
+    assert opened["source"] == "deployed"
+    first = owner.post(f"/processes/{ORDER}/draft", headers={"X-CSRFToken": _token(owner)},
+                       json={"xml": _renamed(order_xml, "First"), "draft_updated_at": None})
+    assert first.status_code == 200
+    # A second editor that also opened the deployed version now saves: refused, the first save stays.
+    second = owner.post(f"/processes/{ORDER}/draft", headers={"X-CSRFToken": _token(owner)},
+                        json={"xml": _renamed(order_xml, "Second"), "draft_updated_at": None})
+    assert second.status_code == 409 and "saved this draft" in second.get_json()["error"]
+    assert 'name="First"' in db.session.scalar(select(ProcessDraft.bpmn_xml))
+    # The first editor goes on from its own save.
+    again = owner.post(f"/processes/{ORDER}/draft", headers={"X-CSRFToken": _token(owner)},
+                       json={"xml": _renamed(order_xml, "Third"), "draft_updated_at": first.get_json()["updated_at"]})
+    assert again.status_code == 200
+
+
+def test_text_that_is_not_unicode_or_has_no_process_is_not_saved(owner, order_xml, ctx):
+    assert _save(owner, order_xml.replace("Review order", "Review \ud800")).status_code == 422
+    not_executable = order_xml.replace('isExecutable="true"', 'isExecutable="false"')
+    assert _save(owner, not_executable, key="brand_new").status_code == 422
+    assert _count(ProcessDraft) == 0

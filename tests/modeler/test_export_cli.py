@@ -70,3 +70,15 @@ def test_a_file_name_never_leaves_the_directory(runner, ctx, tmp_path):
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["escape.bpmn", "sb_unnamed.bpmn"]
     assert not (tmp_path / "escape.bpmn").exists() and not Path("escape.bpmn").exists()
+
+
+def test_two_processes_never_share_a_file(runner, ctx, tmp_path):
+    deploy(bf.linear("sb_alpha", bf.script("work", "done = True")), "shared.bpmn")
+    deploy(bf.linear("sb_beta", bf.script("work", "done = True")), "shared.bpmn")
+    deploy(bf.linear("订单", bf.script("work", "done = True")), "订单.bpmn")
+    out = tmp_path / "out"
+    result = runner.invoke(args=["processes", "export", "--to", str(out)])
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 3 and all(name.endswith(".bpmn") and len(name) > 5 for name in names)
+    assert "shared.bpmn" in names and "sb_beta.bpmn" in names

@@ -31,6 +31,8 @@
   var savedChanges = 0;   // how many of them the server has
   var saving = null;      // the save under way (a promise)
   var hasDraft = root.getAttribute("data-has-draft") === "true";
+  // When the draft this page began from was saved: a save made by someone else since is not overwritten.
+  var draftStamp = null;
   var errors = [];
   var leaving = false;
 
@@ -250,9 +252,10 @@
     showState("saving");
     say("");
     saving = modeler.saveXML({ format: true }).then(function (result) {
-      return request(root.getAttribute("data-save-url"), { xml: result.xml });
+      return request(root.getAttribute("data-save-url"), { xml: result.xml, draft_updated_at: draftStamp });
     }).then(function (answer) {
       savedChanges = upTo;
+      draftStamp = answer.updated_at;
       hasDraft = true;
       root.querySelector("[data-source]").textContent = t("saved_by", {
         who: root.getAttribute("data-user"), moment: utcMinute(answer.updated_at)
@@ -377,6 +380,7 @@
       canvasBox.replaceChildren();
       modeler = new window.BpmnJS({ container: canvasBox, moddleExtensions: { spiffworkflow: descriptor } });
       window.orderlyModeler = modeler;  // for the browser's console and the browser tests
+      draftStamp = draft.source === "draft" ? draft.updated_at : null;
       return modeler.importXML(draft.xml).then(function (result) {
         modeler.get("canvas").zoom("fit-viewport");
         new window.OrderlyModelerPanel({
