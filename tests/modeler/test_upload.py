@@ -2,12 +2,14 @@
 the reason and writes nothing."""
 
 import io
+from urllib.parse import quote, unquote
 
 import pytest
 from sqlalchemy import func, select
 
 from app.extensions import db
 from app.modeler.models import ProcessDraft
+from tests.modeler.test_foreign_bpmn import EXPECTED, FOREIGN, _ids_in
 from tests.support import csrf_token, login
 
 
@@ -80,3 +82,31 @@ def test_a_process_owner_finds_drafts_and_the_upload_form_on_the_processes_page(
     _upload(owner, bf.linear("returns_desk", bf.user("inspect", lane="warehouse", name="Inspect")).encode())
     page = owner.get("/processes").text
     assert 'href="/processes/returns_desk/edit"' in page and "a new process" in page
+
+
+@pytest.mark.parametrize("filename", sorted(p.name for p in FOREIGN.glob("*.bpmn")))
+def test_a_file_from_another_modeler_is_taken_and_deployed_or_refused_naming_elements(owner, filename, ctx):
+    """Through the pages a process owner uses: upload, then deploy. Never a server error; every finding
+    names an element the file has, or none when it is about the file as a whole."""
+    content = (FOREIGN / filename).read_bytes()
+    uploaded = _upload(owner, content, filename)
+    assert uploaded.status_code in (302, 400), uploaded.status_code
+    if uploaded.status_code == 400:
+        assert EXPECTED[filename][0] == "refused" and "Nothing was changed" in uploaded.text
+        assert _drafts() == 0
+        return
+    ids = _ids_in(content)
+    key = unquote(uploaded.headers["Location"].split("/processes/", 1)[1].rsplit("/edit", 1)[0])
+    findings = owner.get(f"/processes/{quote(key, safe='')}/draft.json").get_json()
+    for problem in findings["errors"] + findings["warnings"]:
+        assert problem["message"] and (problem["element_id"] == "" or problem["element_id"] in ids), problem
+    token = csrf_token(owner.get("/processes").text)
+    deployed = owner.post(f"/processes/{quote(key, safe='')}/deploy", json={"comment": f"from {filename}"},
+                          headers={"X-CSRFToken": token})
+    assert deployed.status_code in (200, 422), deployed.status_code
+    if deployed.status_code == 200:
+        assert EXPECTED[filename][0] == "deploys"
+    else:
+        errors = deployed.get_json()["errors"]
+        assert errors and all(e["message"] and (e["element_id"] == "" or e["element_id"] in ids) for e in errors)
+        assert _drafts() == 1  # the draft stays to be fixed; nothing was deployed
