@@ -25,11 +25,12 @@ node_modules/.installed: package.json package-lock.json
 
 # Front-end packages are served from app/static/vendor: nothing is loaded from a CDN.
 $(VENDOR)/.copied: node_modules/.installed
-	mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/htmx $(VENDOR)/chartjs
+	mkdir -p $(VENDOR)/bpmn-js $(VENDOR)/htmx $(VENDOR)/chartjs $(VENDOR)/swagger-ui
 	cp node_modules/bpmn-js/dist/bpmn-navigated-viewer.production.min.js node_modules/bpmn-js/dist/bpmn-modeler.production.min.js $(VENDOR)/bpmn-js/
 	cp -r node_modules/bpmn-js/dist/assets $(VENDOR)/bpmn-js/
 	cp node_modules/htmx.org/dist/htmx.min.js $(VENDOR)/htmx/
 	cp node_modules/chart.js/dist/chart.umd.min.js $(VENDOR)/chartjs/
+	cp node_modules/swagger-ui-dist/swagger-ui-bundle.js node_modules/swagger-ui-dist/swagger-ui.css $(VENDOR)/swagger-ui/
 	touch $@
 
 $(MO): %.mo: %.po $(VENV)/.installed

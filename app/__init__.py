@@ -30,7 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     from sqlalchemy import event
 
     from app import models  # noqa: F401 - every model registered before the engine is used
-    from app.extensions import csrf, db, login, migrate
+    from app.extensions import csrf, db, limiter, login, migrate
     from app.operations import OPERATIONS
 
     uri = app.config["SQLALCHEMY_DATABASE_URI"]
@@ -40,6 +40,7 @@ def create_app(config: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
     login.init_app(app)
     csrf.init_app(app)
+    limiter.init_app(app)
 
     from app import i18n
 

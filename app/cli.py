@@ -5,6 +5,7 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from app.accounts.cli import users
+from app.notifications.cli import outbox
 from app.scheduler import scheduler_command
 
 
@@ -21,3 +22,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(scheduler_command)
     app.cli.add_command(demo_command)
     app.cli.add_command(users)
+    app.cli.add_command(outbox)

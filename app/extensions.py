@@ -1,6 +1,9 @@
 """Flask extensions, created unbound here and bound to the app in create_app()."""
 
+from flask import current_app
 from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -27,3 +30,12 @@ migrate = Migrate()
 login = LoginManager()
 csrf = CSRFProtect()
 babel = Babel()
+# Limits are declared where they apply (app/api/limits.py, the login view); storage and on/off come from
+# the config (RATELIMIT_STORAGE_URI, RATELIMIT_ENABLED). Fixed windows: one counter per key and window.
+limiter = Limiter(get_remote_address, strategy="fixed-window", key_prefix="orderly")
+
+
+@limiter.request_filter
+def _limits_off() -> bool:
+    # Flask-Limiter keeps on/off on its one Limiter object; asking the app keeps it per app (tests run several).
+    return not current_app.config["RATELIMIT_ENABLED"]

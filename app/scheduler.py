@@ -1,5 +1,6 @@
-"""APScheduler: fires due timers about twice a second. Runs inside the web process in the embedded
-default, or on its own as `flask scheduler` (any number of them) beside stateless web nodes."""
+"""APScheduler: fires due timers about twice a second and, when MAIL_SERVER is set, sends the outbox's
+due messages every MAIL_SEND_INTERVAL seconds. Runs inside the web process in the embedded default, or on
+its own as `flask scheduler` (any number of them) beside stateless web nodes."""
 
 import contextlib
 import logging
@@ -11,6 +12,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from app.notifications import sender
 from app.workflow import timers
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,11 @@ def _tick(app: Flask) -> None:
         timers.fire_due()
 
 
+def _send_outbox(app: Flask) -> None:
+    with app.app_context():
+        sender.send_due()
+
+
 def _add_job(scheduler, app: Flask) -> None:
     scheduler.add_job(
         _tick, "interval", args=[app], id="fire-due-timers",
@@ -28,6 +35,12 @@ def _add_job(scheduler, app: Flask) -> None:
         next_run_time=datetime.now(),  # first run at once: catch up on what fell due while down
         max_instances=1, coalesce=True, misfire_grace_time=None,
     )
+    if app.config["MAIL_SERVER"]:  # without a server messages stay queued, shown on the outbox page
+        scheduler.add_job(
+            _send_outbox, "interval", args=[app], id="send-outbox",
+            seconds=app.config["MAIL_SEND_INTERVAL"], next_run_time=datetime.now(),
+            max_instances=1, coalesce=True, misfire_grace_time=None,
+        )
 
 
 def start_background(app: Flask) -> BackgroundScheduler:

@@ -30,13 +30,21 @@ def database_url(backend, tmp_path):
 
 
 @pytest.fixture
-def app(database_url, tmp_path):
+def app_config() -> dict:
+    """What a test module changes in the test app's configuration (override this fixture)."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, tmp_path, app_config):
     app = create_app({
         "TESTING": True,
         "SECRET_KEY": "test-secret",
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SCHEDULER_ENABLED": False,
-    })
+        # Tests replay requests faster than any client would; tests/test_rate_limits.py turns limits on.
+        "RATELIMIT_ENABLED": False,
+    } | app_config)
     with app.app_context():
         db.create_all()
     yield app

@@ -515,7 +515,8 @@ def test_task_page_renders_the_form_from_its_schema(client, lanes, make_order):
     assert page.status_code == 200
     html = page.text
     assert f"<h1>{check.title} <span" in html and check.business_key in html
-    assert check.instructions and f'<div class="instructions">{escape(check.instructions)}</div>' in html
+    # Instructions are Markdown: a plain sentence becomes one paragraph.
+    assert check.instructions and f'<div class="instructions"><p>{escape(check.instructions)}</p></div>' in html
     # A plain checkbox: unticked is an answer (the goods don't match), so it is neither required nor marked.
     assert re.search(r'<input type="checkbox" name="goods_match" value="true" aria-describedby="help-goods_match">\s*'
                      r'The goods match the order\s*</label>', html)

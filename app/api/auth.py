@@ -1,4 +1,5 @@
-"""Bearer tokens for API clients: create (the token is shown once), revoke, and check a request's token."""
+"""Bearer tokens for API clients: create (the token is shown once), revoke, and find the client a
+request's token belongs to."""
 
 import hashlib
 import hmac
@@ -8,7 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from app.api.models import ApiClient
+from app.api import scopes
+from app.api.models import EVERY_SCOPE, ApiClient
 from app.clock import now
 from app.extensions import db
 from app.orders.models import CHANNELS
@@ -27,28 +29,47 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def create_client(name: str, channel: str) -> tuple[ApiClient, str]:
+def create_client(name: str, channel: str, scope_text: str = EVERY_SCOPE,
+                  created_by: str = "") -> tuple[ApiClient, str]:
     """A new client and its token; only the token's hash is stored, so show the token now or never."""
     if not NAME.match(name or ""):
         raise ClientError("a name is 1 to 60 letters, digits, '.', '_' or '-', starting with a letter or digit")
     if channel not in CHANNELS:
         raise ClientError(f"unknown channel '{channel}' (one of {', '.join(CHANNELS)})")
+    try:
+        granted = scopes.parse(scope_text)
+    except ValueError as error:
+        raise ClientError(str(error)) from None
+    if not granted:
+        raise ClientError(f"give the client at least one scope (of {', '.join(scopes.SCOPES)})")
     if db.session.scalar(select(ApiClient.id).where(ApiClient.name == name)) is not None:
         raise ClientError(f"an API client named '{name}' exists already")
     token = secrets.token_urlsafe(32)
-    client = ApiClient(name=name, channel=channel, token_hash=hash_token(token))
+    client = ApiClient(name=name, channel=channel, token_hash=hash_token(token), scopes=" ".join(granted),
+                       created_by=created_by[:80])
     db.session.add(client)
     db.session.flush()
     return client, token
 
 
-def revoke_client(name: str) -> ApiClient:
+def client_named(name: str) -> ApiClient:
     client = db.session.scalar(select(ApiClient).where(ApiClient.name == name))
     if client is None:
         raise ClientError(f"no API client named '{name}'")
-    client.active = False
+    return client
+
+
+def revoke(client: ApiClient, by: str) -> ApiClient:
+    """Its token stops working at once; who revoked it and when is kept (a second revoke changes nothing)."""
+    if not client.active:
+        raise ClientError(f"API client '{client.name}' was revoked already")
+    client.active, client.revoked_at, client.revoked_by = False, now(), by[:80]
     db.session.flush()
     return client
+
+
+def revoke_client(name: str, by: str = "cli") -> ApiClient:
+    return revoke(client_named(name), by)
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -59,18 +80,30 @@ def bearer_token(authorization: str | None) -> str | None:
     return token
 
 
-def authenticate(authorization: str | None) -> ApiClient | None:
-    """The active client whose token the Authorization header carries, or None. Records when the
-    client was last seen (its own small unit of work, so a refused request still counts)."""
+def identify(authorization: str | None) -> ApiClient | None:
+    """The client whose token the Authorization header carries, active or revoked, or None."""
     token = bearer_token(authorization)
     if token is None:
         return None
     digest = hash_token(token)
     client = db.session.scalar(select(ApiClient).where(ApiClient.token_hash == digest))
-    if client is None or not client.active or not hmac.compare_digest(client.token_hash, digest):
+    if client is None or not hmac.compare_digest(client.token_hash, digest):
         return None
+    return client
+
+
+def touch(client: ApiClient) -> None:
+    """Record when the client was last seen (its own small unit of work, so a refused request still counts)."""
     moment = now()
     if client.last_used_at is None or moment - client.last_used_at >= TOUCH_EVERY:
         db.session.execute(update(ApiClient).where(ApiClient.id == client.id).values(last_used_at=moment))
         db.session.commit()
+
+
+def authenticate(authorization: str | None) -> ApiClient | None:
+    """The active client whose token the Authorization header carries, or None."""
+    client = identify(authorization)
+    if client is None or not client.active:
+        return None
+    touch(client)
     return client

@@ -11,6 +11,7 @@ from flask import g, jsonify
 from app.api import bp, schemas
 from app.api.exceptions import case_json
 from app.api.orders import json_body, order_json, order_or_404, valid
+from app.api.scopes import requires
 from app.exceptions import intake as partner_events
 from app.extensions import db
 from app.fulfilment.models import CarrierEvent
@@ -24,6 +25,7 @@ def _event_json(record: CarrierEvent) -> dict:
 
 
 @bp.post("/orders/<number>/events")
+@requires("events:write")
 def post_event(number: str):
     order = order_or_404(number)
     body = json_body()

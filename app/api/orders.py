@@ -6,6 +6,7 @@ from flask import g, jsonify, request
 from sqlalchemy import select
 
 from app.api import ApiError, bp, schemas
+from app.api.scopes import requires
 from app.billing import service as billing
 from app.extensions import db
 from app.orders import intake
@@ -39,12 +40,12 @@ def order_or_404(number: str) -> Order:
     return order
 
 
-def _links(order: Order) -> dict:
+def order_links(order: Order) -> dict:
     return {"self": f"/api/v1/orders/{order.number}", "events": f"/api/v1/orders/{order.number}/events",
             "exceptions": f"/api/v1/orders/{order.number}/exceptions"}
 
 
-def _money(value) -> str | None:
+def money(value) -> str | None:
     return None if value is None else f"{value:.2f}"
 
 
@@ -64,20 +65,21 @@ def order_json(order: Order) -> dict:
         "created_at": order.created_at.isoformat(),
         "lines": [
             {"position": line.position, "sku": line.sku, "spec": line.spec, "quantity": line.quantity,
-             "unit_price": _money(line.unit_price), "amount": _money(line.amount), "shipped": line.shipped_qty}
+             "unit_price": money(line.unit_price), "amount": money(line.amount), "shipped": line.shipped_qty}
             for line in order.lines
         ],
         "totals": {
-            "order": _money(order.total),
-            "invoiced": _money(invoice.amount) if invoice else None,
-            "paid": _money(invoice.paid_amount) if invoice else None,
-            "balance": _money(invoice.balance) if invoice else None,
+            "order": money(order.total),
+            "invoiced": money(invoice.amount) if invoice else None,
+            "paid": money(invoice.paid_amount) if invoice else None,
+            "balance": money(invoice.balance) if invoice else None,
         },
-        "links": _links(order),
+        "links": order_links(order),
     }
 
 
 @bp.post("/orders")
+@requires("orders:write")
 def create_order():
     body = json_body()
     valid(schemas.errors(schemas.NEW_ORDER, body))
@@ -93,11 +95,12 @@ def create_order():
         )
     except NotFound as error:  # the order process is not deployed: our fault, not the client's
         raise ApiError(503, "unavailable", f"orders cannot be taken now ({error})") from None
-    response = jsonify(number=order.number, status=order.status, links=_links(order))
-    response.headers["Location"] = _links(order)["self"]
+    response = jsonify(number=order.number, status=order.status, links=order_links(order))
+    response.headers["Location"] = order_links(order)["self"]
     return response, 201
 
 
 @bp.get("/orders/<number>")
+@requires("orders:read")
 def get_order(number: str):
     return jsonify(order_json(order_or_404(number)))

@@ -8,7 +8,9 @@ from datetime import datetime
 from jsonschema import Draft202012Validator, FormatChecker
 
 from app.billing.service import PAYMENT_METHODS as PAID_BY
+from app.exceptions.models import RESOLUTION_CODES
 from app.exceptions.service import MAX_TEXT as MAX_CASE_TEXT
+from app.exceptions.taxonomy import TYPES as EXCEPTION_TYPES
 from app.orders.models import PAYMENT_METHODS
 from app.orders.service import MAX_LINES, MAX_QUANTITY, MAX_TEXT
 
@@ -80,14 +82,19 @@ PAYLOADS = {
             "reference": {"type": "string", "maxLength": 80},
         },
     },
-    "change_request": _payload(
-        ["reason"],
-        lines={"type": "array", "minItems": 1, "maxItems": MAX_LINES, "items": {
-            "type": "object", "additionalProperties": False, "required": ["position"],
-            "properties": {"position": {"type": "integer", "minimum": 1, "maximum": MAX_LINES},
-                           "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
-                           "sku": SKU}}},
-        shipping_address=TEXT, reason=TEXT),
+    "change_request": {
+        **_payload(
+            ["reason"],
+            lines={"type": "array", "minItems": 1, "maxItems": MAX_LINES, "items": {
+                "type": "object", "additionalProperties": False, "required": ["position"],
+                "properties": {"position": {"type": "integer", "minimum": 1, "maximum": MAX_LINES},
+                               "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
+                               "sku": SKU}}},
+            shipping_address=TEXT, reason=TEXT),
+        # checked in _change_errors below
+        "description": "the lines to change, a new shipping address, or both; each line a new quantity, "
+                       "a new SKU, or both",
+    },
     "cancellation": _payload(["reason"], reason=TEXT),
     "picked_up": _payload(["event_id"], **CARRIER),
     "delayed": _payload(["event_id"], **CARRIER, new_date={"type": "string", "format": "date"},
@@ -108,6 +115,38 @@ EVENT = {
     "required": ["type"],
     "properties": {"type": {"enum": list(PAYLOADS)}, "payload": {"type": "object"}},
 }
+
+# Resolving a case: the remedy from its type's playbook, what it needs, and what was learned (the
+# staff form forms/resolve_exception.json takes the same fields; which action fits the case, and what
+# the action refuses, the playbook decides).
+NOTE = {"type": "string", "maxLength": 2000}
+RESOLUTION = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["action", "resolution"],
+    "properties": {
+        "action": {"enum": sorted({action for kind in EXCEPTION_TYPES.values() for action in kind.actions})},
+        "resolution": {**TEXT, "maxLength": MAX_CASE_TEXT},
+        "resolution_code": {"enum": list(RESOLUTION_CODES)},
+        "amount": AMOUNT,
+        "new_date": {"type": "string", "format": "date"},
+        "line": {"type": "integer", "minimum": 1, "maximum": MAX_LINES},
+        "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
+        "sku": SKU,
+        "shipping_address": {**TEXT, "maxLength": 2000},
+        "carrier": {"type": "string", "maxLength": 80},
+        "tracking_number": {"type": "string", "maxLength": 80},
+        "claim_reference": {"type": "string", "maxLength": 80},
+        "root_cause": NOTE,
+        "corrective_action": NOTE,
+        "preventive_action": NOTE,
+    },
+}
+
+# Paging of lists, read from the query string (?page=&per_page=).
+PAGE = {"type": "integer", "minimum": 1, "maximum": 10_000, "default": 1}
+PER_PAGE = {"type": "integer", "minimum": 1, "maximum": 100, "default": 25}
 
 _FORMATS = FormatChecker(formats=["date"])
 

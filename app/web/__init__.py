@@ -4,6 +4,7 @@ from flask import Flask
 
 from app.web import (
     account,
+    api_clients,
     auth,
     dashboard,
     draft_test,
@@ -17,7 +18,9 @@ from app.web import (
     markdown,
     modeler,
     numbers,
+    order_import,
     orders,
+    outbox,
     process_versions,
     processes,
     sla_admin,
@@ -36,6 +39,7 @@ def register(app: Flask) -> None:
     app.register_blueprint(processes.bp)
     app.register_blueprint(process_versions.bp)
     app.register_blueprint(intake.bp)
+    app.register_blueprint(order_import.bp)
     app.register_blueprint(orders.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(exceptions.bp)
@@ -46,3 +50,5 @@ def register(app: Flask) -> None:
     app.register_blueprint(sla_clocks.bp)
     app.register_blueprint(modeler.bp)
     app.register_blueprint(draft_test.bp)
+    app.register_blueprint(api_clients.bp)
+    app.register_blueprint(outbox.bp)

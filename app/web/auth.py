@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -10,9 +10,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from app import ratelimits
 from app.accounts import service as accounts
 from app.accounts.models import User
-from app.extensions import db, login
+from app.extensions import db, limiter, login
 from app.i18n import N_
 
 bp = Blueprint("auth", __name__)
@@ -50,7 +51,23 @@ def _fresh_session() -> None:
     g.pop("csrf_token", None)
 
 
+def _username_key() -> str:
+    """Attempts at one account count together from anywhere, however the name is capitalised."""
+    return "user:" + request.form.get("username", "").strip().casefold()[:80]
+
+
+def _no_username() -> bool:
+    return not request.form.get("username", "").strip()
+
+
+# Every attempt counts, before the password is checked: concurrent guesses cannot slip past the limit.
+# A successful login clears its username's count (only whoever knows the password can do that); the
+# address keeps its count, or one known account would let an address reset it between guesses.
 @bp.route("/login", methods=["GET", "POST"], endpoint="login")
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], key_func=_username_key, methods=["POST"],
+               exempt_when=_no_username)
+@limiter.limit(lambda: current_app.config["LOGIN_ADDRESS_RATE_LIMIT"], key_func=ratelimits.address_key,
+               methods=["POST"])
 def login_page():
     if current_user.is_authenticated:
         return redirect(url_for("inbox.home"))
@@ -60,6 +77,7 @@ def login_page():
         if user is None:
             flash(gettext("Wrong username or password."), "error")
         else:
+            ratelimits.forget("user:")
             _fresh_session()
             login_user(user)
             return redirect(safe_next(request.args.get("next")))

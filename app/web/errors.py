@@ -1,10 +1,14 @@
 """One place maps domain and engine errors to HTTP answers; the 500 handler rolls back."""
 
-from flask import Flask, jsonify, render_template, request
+import math
+
+from flask import Flask, jsonify, make_response, render_template, request
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from app import ratelimits
 from app.extensions import db
+from app.web.inbox import span_in_words
 from app.workflow.errors import Conflict, DeploymentRefused, Forbidden, InvalidData, NotFound, WorkflowError
 
 # What a person reads as the heading; the JSON answer keeps the class name.
@@ -57,6 +61,19 @@ def init_app(app: Flask) -> None:
     def not_found(error):
         return _answer(404, "Not found", "There is nothing here.", heading=gettext("Not found"),
                        shown=gettext("There is nothing here."))
+
+    @app.errorhandler(429)
+    def too_many_requests(error):
+        # Only the login form is limited among the pages; the API answers its own 429s (app/api/limits.py).
+        limit = ratelimits.breached()
+        wait = ratelimits.retry_after(limit) if limit else 60
+        response = make_response(_answer(
+            429, "Too many requests", f"Too many attempts in a short time; try again in {wait} s.",
+            heading=gettext("Too many attempts"),
+            shown=gettext("Too many attempts in a short time. Try again in %(wait)s.",
+                          wait=span_in_words(0 if wait < 60 else math.ceil(wait / 60)))))
+        response.headers["Retry-After"] = str(wait)
+        return response
 
     @app.errorhandler(500)
     def server_error(error):

@@ -21,7 +21,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from app.accounts.roles import ORDER_DESK
 from app.customers.models import Customer
 from app.extensions import db
-from app.orders import intake
+from app.orders import csv_import, intake
 from app.orders.models import CHANNELS, PAYMENT_METHODS
 from app.orders.service import MAX_TEXT, LineInput, OrderError
 from app.web.access import roles_required
@@ -29,10 +29,11 @@ from app.web.access import roles_required
 bp = Blueprint("intake", __name__)
 
 MAX_ROWS = 10
+MAX_REFERENCE = 200
 LABELS = {"phone": _l("Phone"), "fax": _l("Fax"), "email": _l("E-mail"), "sales_rep": _l("Sales representative"),
           "credit": _l("On credit"), "prepayment": _l("Prepayment"), "cash_on_delivery": _l("Cash on delivery")}
 # Online-shop orders ("web") come through the API, recorded with the API client's channel.
-STAFF_CHANNELS = [SelectChoice(c, LABELS.get(c, c)) for c in ("phone", "fax", "email", "sales_rep") if c in CHANNELS]
+STAFF_CHANNELS = [SelectChoice(c, LABELS.get(c, c)) for c in csv_import.STAFF_CHANNELS if c in CHANNELS]
 PAYMENT_CHOICES = [SelectChoice(m, LABELS.get(m, m)) for m in PAYMENT_METHODS]
 
 
@@ -60,6 +61,10 @@ class LineForm(Form):
 class OrderForm(FlaskForm):
     customer = SelectField(_l("Customer"), validators=[DataRequired(message=_l("Choose the customer."))])
     channel = SelectField(_l("Received by"), choices=STAFF_CHANNELS)
+    # The order has no column for it: the reference becomes the first line of the remarks.
+    reference = StringField(_l("Reference"), validators=[Length(max=MAX_REFERENCE)],
+                            description=_l("Fax number, e-mail subject, sales representative or the customer's "
+                                           "order number"))
     requested_date = DateField(_l("Requested delivery date"), validators=[Optional()])
     payment_method = SelectField(_l("Payment"), choices=PAYMENT_CHOICES)
     allow_partial = BooleanField(_l("Partial delivery allowed"))
@@ -92,9 +97,15 @@ class OrderForm(FlaskForm):
             "requested_date": self.requested_date.data,
             "payment_method": self.payment_method.data,
             "allow_partial": self.allow_partial.data,
-            "remarks": (self.remarks.data or "").strip(),
+            "remarks": self.remarks_with_reference(),
             "shipping_address": (self.shipping_address.data or "").strip() or None,
         }
+
+    def remarks_with_reference(self) -> str:
+        reference, remarks = (self.reference.data or "").strip(), (self.remarks.data or "").strip()
+        if not reference:
+            return remarks
+        return f"Reference: {reference}" + (f"\n{remarks}" if remarks else "")
 
     def show_errors(self, errors: dict[str, str]) -> list[str]:
         """Put the order's field errors (`lines.2.quantity` is the second filled row) next to their

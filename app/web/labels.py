@@ -88,6 +88,7 @@ def _message_status() -> dict[str, str]:
         "queued": pgettext("message status", "queued"),
         "sent": pgettext("message status", "sent"),
         "failed": pgettext("message status", "failed"),
+        "bounced": pgettext("message status", "bounced"),
     }
 
 

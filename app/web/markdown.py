@@ -9,7 +9,7 @@ _renderer = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("
 
 
 def render(text: str | None) -> Markup:
-    return Markup(_renderer.render(text or ""))  # noqa: S704 - html is off: every tag in the text is escaped
+    return Markup(_renderer.render(text or "").strip())  # noqa: S704 - html is off: every tag in the text is escaped
 
 
 def init_app(app: Flask) -> None:

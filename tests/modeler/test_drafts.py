@@ -239,3 +239,11 @@ def test_text_that_is_not_unicode_or_has_no_process_is_not_saved(owner, order_xm
     not_executable = order_xml.replace('isExecutable="true"', 'isExecutable="false"')
     assert _save(owner, not_executable, key="brand_new").status_code == 422
     assert _count(ProcessDraft) == 0
+
+
+def test_instructions_render_as_markdown_without_raw_html():
+    from app.web.markdown import render
+
+    html = str(render("1. **Pick** the lines\n2. <b onclick=x>pack</b>\n\n[help](https://example.org)"))
+    assert "<ol>" in html and "<strong>Pick</strong>" in html and '<a href="https://example.org">help</a>' in html
+    assert "<b onclick" not in html and "&lt;b onclick=x&gt;" in html

@@ -1,0 +1,128 @@
+"""Idempotency-Key on POST: a client that retries a request (a timeout, a dropped connection) gets the
+first answer again instead of a second order.
+
+The first request with a key commits an in-flight record BEFORE the work starts; the unique
+(client, key) makes a concurrent duplicate collide with it, and that duplicate is told to come back
+(409 request_in_progress). The answer is stored when the work is done, refusals (4xx) included; a
+server error (5xx) deletes the record so a retry can try again. A retry of the same request (method,
+path, media type and body, JSON compared after canonical encoding) replays the stored status, body,
+Location and Content-Type byte for byte, marked `Idempotent-Replayed: true`; the same key with a
+different request is refused (422 idempotency_key_reused). Keys are kept API_IDEMPOTENCY_HOURS; an
+expired key is a new key. A POST without the header is answered as always.
+"""
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import Response, current_app, g, request
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.api.models import IdempotencyRecord
+from app.clock import now
+from app.extensions import db
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+KEY = re.compile(r"[\x21-\x7e]{1,200}")  # visible ASCII: no spaces, no control characters
+KEPT_HEADERS = ("Location", "Content-Type")
+
+
+def key_problem(key: str) -> str | None:
+    if KEY.fullmatch(key):
+        return None
+    return "1 to 200 visible ASCII characters (no spaces)"
+
+
+def request_hash() -> str:
+    body = request.get_data(cache=True)
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode("ascii")
+    except (ValueError, RecursionError):  # not JSON: the bytes as sent (the view refuses them anyway)
+        canonical = body
+    digest = hashlib.sha256()
+    for part in (request.method, request.path, request.query_string.decode("latin-1"), request.mimetype):
+        digest.update(part.encode("utf-8", "replace") + b"\0")
+    digest.update(canonical)
+    return digest.hexdigest()
+
+
+def _expiry():
+    return now() - timedelta(hours=current_app.config["API_IDEMPOTENCY_HOURS"])
+
+
+def _of(client_id: int, key: str):
+    return (IdempotencyRecord.client_id == client_id, IdempotencyRecord.key == key)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    error: str
+    message: str
+    retry_after: int | None = None
+
+
+REUSED = Refusal(422, "idempotency_key_reused", "this Idempotency-Key was used for a different request; use a new key")
+IN_PROGRESS = Refusal(409, "request_in_progress",
+                      "a request with this Idempotency-Key is still being answered; retry in a moment", retry_after=1)
+
+
+def begin(client_id: int, key: str) -> Response | Refusal | None:
+    """Before the work. None: this request is the key's first, its record is committed and the view runs.
+    Otherwise what to answer instead: the stored answer replayed, or a refusal."""
+    fingerprint = request_hash()
+    db.session.execute(delete(IdempotencyRecord).where(*_of(client_id, key), IdempotencyRecord.created_at < _expiry()))
+    record = IdempotencyRecord(client_id=client_id, key=key, request_hash=fingerprint, response_headers={})
+    db.session.add(record)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the key was used before, or is being used right now
+        db.session.rollback()
+    else:
+        g.idempotency_record_id = record.id
+        return None
+    first = db.session.scalar(select(IdempotencyRecord).where(*_of(client_id, key)))
+    if first is not None and first.request_hash != fingerprint:
+        return REUSED
+    if first is None or first.status is None:  # in flight (or failed and forgotten a moment ago)
+        return IN_PROGRESS
+    g.idempotency_replayed = True
+    response = current_app.response_class(first.response_body.encode("utf-8"), status=first.status)
+    for name, value in (first.response_headers or {}).items():
+        response.headers[name] = value
+    response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def finish(response: Response) -> None:
+    """After the work: keep the answer (a 4xx too), or forget the key after a server error."""
+    record_id = g.pop("idempotency_record_id", None)
+    if record_id is None:
+        return
+    if response.status_code >= 500:
+        forget(record_id)
+        return
+    kept = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
+    db.session.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == record_id).values(
+        status=response.status_code, response_body=response.get_data().decode("utf-8", "replace"),
+        response_headers=kept, completed_at=now()))
+    db.session.commit()
+
+
+def forget(record_id: int | None = None) -> None:
+    """Delete the in-flight record (the work failed); a retry with the key starts afresh."""
+    record_id = record_id if record_id is not None else g.pop("idempotency_record_id", None)
+    if record_id is None:
+        return
+    db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
+    db.session.commit()
+
+
+def purge_expired() -> int:
+    """Delete every expired record; the caller commits. Retries never need them: an expired key is new."""
+    result = db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < _expiry()))
+    return result.rowcount or 0
