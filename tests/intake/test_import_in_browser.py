@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.orders.models import Order
-from tests.browser.conftest import browser, live_server, page  # noqa: F401 - fixtures
+from tests.browser.conftest import browser, page  # noqa: F401 - fixtures
 from tests.intake.conftest import csv_file, line, written
 
 pytestmark = pytest.mark.browser
