@@ -537,14 +537,15 @@ def test_task_page_renders_the_form_from_its_schema(client, lanes, make_order):
                      r'rows="5" maxlength="2000">', html)
 
 
-def test_instructions_are_plain_text(client, lanes):
+def test_instructions_are_markdown_that_cannot_carry_html(client, lanes):
     pick = lanes["warehouse"]
-    pick.instructions = "<script>alert('x')</script>\n<b>Careful</b>"
+    pick.instructions = "<script>alert('x')</script>\n<b>Careful</b> with **fragile** goods"
     db.session.commit()
     sign_in(client, "picker")
     html = client.get(f"/tasks/{pick.id}").text
     assert "<script>alert" not in html and "<b>Careful" not in html
-    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html and "&lt;b&gt;Careful&lt;/b&gt;" in html
+    assert "&lt;script&gt;alert('x')&lt;/script&gt;" in html and "&lt;b&gt;Careful&lt;/b&gt;" in html
+    assert "<strong>fragile</strong>" in html
 
 
 def test_claim_open_and_complete_over_http(client, lanes):
