@@ -8,15 +8,7 @@
   var FOCUS_SCALE = 0.75;
   var MARGIN = 20;
 
-  function say(container, text) {
-    var message = container.querySelector(".diagram-message");
-    if (!message) {
-      message = document.createElement("p");
-      message.className = "diagram-message";
-      container.appendChild(message);
-    }
-    message.textContent = text;  // text, never HTML
-  }
+  var say = window.orderlyDiagramMessage;
 
   function mark(viewer, ids, marker) {
     var canvas = viewer.get("canvas");

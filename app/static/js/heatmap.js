@@ -9,15 +9,7 @@
   var BADGE_OFFSET = 12;
   var EMPTY_MIN_ZOOM = 0.6;
 
-  function say(container, text) {
-    var message = container.querySelector(".diagram-message");
-    if (!message) {
-      message = document.createElement("p");
-      message.className = "diagram-message";
-      container.appendChild(message);
-    }
-    message.textContent = text;  // text, never HTML
-  }
+  var say = window.orderlyDiagramMessage;
 
   function badge(place) {
     var element = document.createElement("div");

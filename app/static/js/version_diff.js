@@ -10,15 +10,7 @@
   var BANDS = ["bpmn:Lane", "bpmn:Participant"];
   var FOCUS_SCALE = 0.9;
 
-  function say(container, text) {
-    var message = container.querySelector(".diagram-message");
-    if (!message) {
-      message = document.createElement("p");
-      message.className = "diagram-message";
-      container.appendChild(message);
-    }
-    message.textContent = text;  // text, never HTML
-  }
+  var say = window.orderlyDiagramMessage;
 
   function ids(entries) {
     return (entries || []).map(function (entry) { return entry.id; });
