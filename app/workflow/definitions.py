@@ -32,6 +32,7 @@ from sqlalchemy import func, select
 from app import forms
 from app.accounts.roles import LANE_ROLES
 from app.extensions import db
+from app.workflow import engine
 from app.workflow.errors import DeploymentRefused, NotFound, Problem
 from app.workflow.models import ProcessDefinition
 from app.workflow.sandbox import (
@@ -278,6 +279,11 @@ def specs_for(definition: ProcessDefinition):
             if cached is None:
                 cached = _spec_cache[cache_key] = build_specs(definition)
     return cached
+
+
+def restore(instance, script_engine):
+    """The instance's saved workflow, on the shared parsed version it runs (see engine.SPEC_FROM_DEFINITION)."""
+    return engine.load(instance.state, script_engine, lambda: specs_for(instance.definition))
 
 
 # Timer expressions made only of these are evaluated at deploy time: literals, names and helper calls.

@@ -6,6 +6,7 @@ Everything here is about the library itself; the rest of app/workflow/ builds on
 import gzip
 import inspect
 import threading
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from uuid import UUID
@@ -13,6 +14,7 @@ from uuid import UUID
 from SpiffWorkflow import TaskState
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions import timer as _timer_module
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
@@ -60,9 +62,45 @@ class OrderlyWorkflow(BpmnWorkflow):
         return subprocess
 
 
+# Saved states name their process definition instead of embedding it: the parsed definition is shared
+# (definitions.specs_for caches it), so a save neither converts nor stores ~150 KB of spec, and a load
+# does not rebuild it. States saved with the spec embedded still load as they are.
+SPEC_FROM_DEFINITION = "spec_from_definition"
+
+
+class OrderlyWorkflowConverter(BpmnWorkflowConverter):
+    def to_dict(self, workflow):
+        if not getattr(workflow, "spec_from_definition", False):
+            return super().to_dict(workflow)
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct[SPEC_FROM_DEFINITION] = workflow.spec.name
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct):
+        if SPEC_FROM_DEFINITION not in dct:
+            return super().from_dict(dct)
+        specs = getattr(_local, "specs", None)
+        if specs is None:
+            raise ValueError("this saved state refers to its process definition; load it with its specs")
+        spec, subprocess_specs = specs()
+        if spec.name != dct[SPEC_FROM_DEFINITION]:
+            raise ValueError(f"the saved state runs '{dct[SPEC_FROM_DEFINITION]}', not '{spec.name}'")
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        workflow.spec_from_definition = True
+        return workflow
+
+
 def _serializer_config() -> dict:
     config = dict(SPIFF_CONFIG)
-    config[OrderlyWorkflow] = config.pop(BpmnWorkflow)
+    config.pop(BpmnWorkflow)
+    config[OrderlyWorkflow] = OrderlyWorkflowConverter
     config[OrderlySubWorkflow] = config.pop(BpmnSubWorkflow)
     return config
 
@@ -95,8 +133,13 @@ def dump(workflow: OrderlyWorkflow) -> bytes:
     return gzip.compress(_serializer().serialize_json(workflow).encode(), compresslevel=5)
 
 
-def load(blob: bytes, script_engine) -> OrderlyWorkflow:
-    workflow = _serializer().deserialize_json(gzip.decompress(blob).decode())
+def load(blob: bytes, script_engine, specs: Callable[[], tuple] | None = None) -> OrderlyWorkflow:
+    """`specs` gives the (spec, subprocess_specs) of the instance's definition, for a state that names it."""
+    _local.specs = specs
+    try:
+        workflow = _serializer().deserialize_json(gzip.decompress(blob).decode())
+    finally:
+        _local.specs = None
     workflow.script_engine = script_engine  # the engine is not part of the saved state
     return workflow
 

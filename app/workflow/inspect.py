@@ -10,7 +10,7 @@ from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from sqlalchemy import select
 
 from app.extensions import db
-from app.workflow import engine
+from app.workflow import definitions
 from app.workflow.models import HumanTask, InstanceEvent, ProcessDefinition, ProcessInstance
 from app.workflow.projection import OPEN_STATES
 
@@ -60,7 +60,7 @@ def positions(instance: ProcessInstance) -> dict[str, list[str]]:
     """BPMN element ids of the instance's process: `completed` (done at least once and not standing
     there now), `current` (where a token stands: an open task, a waiting event, a failed task) and
     `flows` (sequence flows a token has passed, also into a task interrupted later)."""
-    return workflow_positions(engine.load(instance.state, None), instance.definition.bpmn_xml, instance.process_key)
+    return workflow_positions(definitions.restore(instance, None), instance.definition.bpmn_xml, instance.process_key)
 
 
 def workflow_positions(workflow, bpmn_xml: str, process_key: str) -> dict[str, list[str]]:

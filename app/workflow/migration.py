@@ -87,6 +87,7 @@ def _move(workflow, target: ProcessDefinition) -> list[str]:
             if sub_id in workflow.subprocesses:  # not dropped with a branch reset before it
                 migrate_workflow(subprocesses[sub_id], sub, subprocess_specs[sub.spec.name])
         workflow.subprocess_specs = subprocess_specs
+        workflow.spec_from_definition = True  # the target's shared specs: saved by reference to it
     except SpiffWorkflowException as error:
         return [f"the engine could not move it: {str(error).splitlines()[0]}"]
     except Exception as error:  # the library's migration promises no error type; any failure means "no"
@@ -113,7 +114,7 @@ def assess(instance: ProcessInstance) -> Verdict:
     verdict = _refusals(instance, _target(instance))
     if verdict.newest or verdict.reasons:
         return verdict
-    copy = engine.load(instance.state, SandboxScriptEngine(runtime.operations()))
+    copy = definitions.restore(instance, SandboxScriptEngine(runtime.operations()))
     savepoint = db.session.begin_nested()
     try:
         verdict.reasons = _move(copy, verdict.target)

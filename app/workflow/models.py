@@ -21,8 +21,9 @@ class ProcessDefinition(db.Model):
     version: Mapped[int]
     name: Mapped[str] = mapped_column(String(200), default="")
     filename: Mapped[str] = mapped_column(String(200), default="")
-    bpmn_xml: Mapped[str] = mapped_column(Text)
-    called_xml: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Deferred: steps need only key and sha256 to find the cached parsed version.
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
+    called_xml: Mapped[list[str]] = mapped_column(JSON, default=list, deferred=True)
     sha256: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="deployed")  # draft, deployed, retired
     comment: Mapped[str] = mapped_column(Text, default="")

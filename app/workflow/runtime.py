@@ -134,7 +134,7 @@ class _Step:
                 f"{instance.business_key} was changed by someone else since you opened it "
                 f"(version {expected_version}, now {instance.lock_version}); reload and try again"
             )
-        return cls(instance, engine.load(instance.state, _script_engine()))
+        return cls(instance, definitions.restore(instance, _script_engine()))
 
     def require_active(self) -> None:
         status = self.instance.status
@@ -239,6 +239,7 @@ def start(process_key: str, business_key: str, data: dict | None = None, *, acto
         definition = definitions.latest(process_key)
         spec, subprocess_specs = definitions.specs_for(definition)
         workflow = engine.OrderlyWorkflow(spec, subprocess_specs, script_engine=_script_engine())
+        workflow.spec_from_definition = True
         workflow.task_tree.data.update(data or {})
         instance = ProcessInstance(
             definition_id=definition.id,
@@ -384,7 +385,7 @@ def waits_for(business_key: str, message: str) -> bool:
     """Whether an active instance of this key would take the message now (read-only)."""
     event = BpmnEvent(MessageEventDefinition(message), payload={})
     for instance in _active_instances(business_key):
-        if instance.status in ACTIVE and engine.catches(engine.load(instance.state, _script_engine()), event):
+        if instance.status in ACTIVE and engine.catches(definitions.restore(instance, _script_engine()), event):
             return True
     return False
 

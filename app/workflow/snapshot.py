@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition as AnyMessage
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 
-from app.workflow import engine, runtime
+from app.workflow import definitions, engine, runtime
 from app.workflow.inspect import BPMN_NS, CURRENT_STATES, XML_PARSER
 from app.workflow.models import ProcessInstance
 from app.workflow.sandbox import SandboxScriptEngine
@@ -26,7 +26,7 @@ class Snapshot:
 
 def restore(instance: ProcessInstance):
     """The instance's workflow with a sandbox engine, as runtime restores it; the caller never saves it."""
-    return engine.load(instance.state, SandboxScriptEngine(runtime.operations()))
+    return definitions.restore(instance, SandboxScriptEngine(runtime.operations()))
 
 
 def take(instance: ProcessInstance, workflow=None) -> Snapshot:

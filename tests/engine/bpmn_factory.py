@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.extensions import db
-from app.workflow import DeploymentRefused, deployment, engine, runtime
+from app.workflow import DeploymentRefused, definitions, deployment, runtime
 from app.workflow.models import InstanceEvent, ProcessInstance
 
 HEADER = (
@@ -204,7 +204,7 @@ def reload(instance: ProcessInstance) -> ProcessInstance:
 
 def final_data(instance: ProcessInstance) -> dict:
     """The data of a completed instance, restored from what the database holds."""
-    workflow = engine.load(reload(instance).state, runtime._script_engine())
+    workflow = definitions.restore(reload(instance), runtime._script_engine())
     assert workflow.is_completed()
     return workflow.data
 

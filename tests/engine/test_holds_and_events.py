@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app import clock, forms
 from app.extensions import db
-from app.workflow import Conflict, Forbidden, InvalidData, engine, runtime
+from app.workflow import Conflict, Forbidden, InvalidData, definitions, runtime
 from app.workflow.models import HumanTask, Wakeup
 from app.workflow.timers import fire_due
 from tests.engine import bpmn_factory as bf
@@ -58,7 +58,7 @@ def test_a_message_event_subprocess_interrupts_everything_else(frozen):
     assert done.status == "completed"
     assert _open(instance) == []
     assert db.session.get(Wakeup, instance.id) is None  # the reminder went with the task
-    workflow = engine.load(done.state, runtime._script_engine())
+    workflow = definitions.restore(done, runtime._script_engine())
     assert [t.state for t in workflow.get_tasks(spec_name="note_stop")] == [TaskState.COMPLETED]
     assert [t.state for t in workflow.get_tasks(spec_name="work")] == [TaskState.CANCELLED]
     assert not runtime.waits_for("K-1", "stop")

@@ -11,7 +11,7 @@ from SpiffWorkflow.util.task import TaskIterator
 from sqlalchemy import select
 
 from app.extensions import db
-from app.workflow import engine, runtime
+from app.workflow import definitions, engine, runtime
 from app.workflow.models import HumanTask
 from app.workflow.sandbox import SandboxScriptEngine
 from tests.engine import bpmn_factory as bf
@@ -46,7 +46,7 @@ def test_deep_instance_is_saved_restored_and_continued_or_cancelled(ctx):
     the database: only a restored OrderlyWorkflow, iterating past depth 1000, finds that task."""
     bf.deploy(bf.loop("sb_loop_then_work", then=(bf.user("after_loop"), bf.script("wrap_up", "wrapped = i"))))
     finished, task = _deep_instance("SB-DEEP-1")
-    assert type(engine.load(finished.state, runtime._script_engine())) is engine.OrderlyWorkflow
+    assert type(definitions.restore(finished, runtime._script_engine())) is engine.OrderlyWorkflow
     runtime.complete_task(finished.id, task.spiff_task_id, {})
     assert bf.reload(finished).status == "completed"
     assert bf.final_data(finished)["wrapped"] == ROUNDS

@@ -16,7 +16,7 @@ from app.fulfilment.models import Shipment
 from app.notifications.models import OutboxMessage
 from app.orders.models import Order
 from app.orders.service import LineInput, OrderError, create_order
-from app.workflow import Conflict, Forbidden, InvalidData, NotWaiting, runtime
+from app.workflow import Conflict, Forbidden, InvalidData, NotWaiting, definitions, runtime
 from app.workflow.models import HumanTask, InstanceEvent, ProcessInstance, Wakeup
 from app.workflow.timers import fire_due
 
@@ -86,7 +86,7 @@ def task_data(instance: ProcessInstance) -> dict:
 
     db.session.expire_all()
     task = open_task(instance)
-    workflow = engine.load(db.session.get(ProcessInstance, instance.id).state, None)
+    workflow = definitions.restore(db.session.get(ProcessInstance, instance.id), None)
     return engine.find_task(workflow, task.spiff_task_id).data
 
 

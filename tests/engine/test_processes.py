@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.orders.models import Order
-from app.workflow import engine, register_operation, runtime
+from app.workflow import definitions, register_operation, runtime
 from app.workflow.deployment import deploy
 from app.workflow.models import HumanTask, InstanceEvent, ProcessInstance, Wakeup
 from tests.support import HAPPY_PATH, ROOT, bpmn
@@ -61,7 +61,7 @@ def test_order_started_in_one_process_finishes_in_another(backend, ctx, database
         "task_completed", "completed",
     ]
     # The workflow carries the data of both processes: what the first started it with, what the second entered.
-    data = engine.load(instance.state, script_engine=None).data
+    data = definitions.restore(instance, None).data
     assert data["order_number"] == first["order_number"]
     assert (data["approved"], data["packages"], data["tracking_number"]) == (True, 2, "JD0042")
     assert data["receipt"] == {"signed_by": "Dock 4"}

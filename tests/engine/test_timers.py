@@ -11,7 +11,7 @@ from app import clock
 from app.extensions import db
 from app.scheduler import start_background
 from app.workflow import runtime
-from app.workflow.engine import load
+from app.workflow.definitions import restore
 from app.workflow.models import HumanTask, Wakeup
 from app.workflow.timers import fire_due, timers_fired
 from tests.engine import bpmn_factory as bf
@@ -85,7 +85,7 @@ def test_boundary_timer_fires_on_time_under_the_embedded_scheduler(ctx):
     instance = bf.reload(instance)
     assert instance.status == "running"
     assert [t.element_id for t in _open_tasks(instance.id)] == ["work"]
-    assert load(instance.state, None).get_tasks(spec_name="note_reminder")[0].data["reminded"] is True
+    assert restore(instance, None).get_tasks(spec_name="note_reminder")[0].data["reminded"] is True
     assert db.session.get(Wakeup, instance.id) is None  # nothing left to wake for
 
 

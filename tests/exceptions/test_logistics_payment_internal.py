@@ -18,7 +18,7 @@ from app.extensions import db
 from app.fulfilment.models import Shipment
 from app.notifications.models import OutboxMessage
 from app.orders.models import Order
-from app.workflow import Forbidden, InvalidData, engine, runtime
+from app.workflow import Forbidden, InvalidData, definitions, runtime
 from app.workflow.models import InstanceEvent, ProcessInstance, Wakeup
 from tests.exceptions.conftest import credit_notes as _credit_notes
 from tests.exceptions.conftest import invoices as _invoices
@@ -73,7 +73,7 @@ def _process_end(order: Order) -> tuple:
     db.session.expire_all()
     instance = db.session.scalars(select(ProcessInstance).where(ProcessInstance.business_key == order.number)
                                   .order_by(ProcessInstance.id.desc())).first()
-    workflow = engine.load(instance.state, runtime._script_engine())
+    workflow = definitions.restore(instance, runtime._script_engine())
     ended = [TaskState.get_name(t.state) for t in workflow.get_tasks(spec_name="ended_by_exception")]
     received = [e.detail["message"] for e in db.session.scalars(select(InstanceEvent).where(
         InstanceEvent.instance_id == instance.id, InstanceEvent.kind == "message_received")
