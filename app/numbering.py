@@ -1,5 +1,14 @@
-"""Human-friendly, gap-free document numbers (SO-2026-000123). A counter row per prefix and year,
-incremented under its row lock, so concurrent requests never draw the same number."""
+"""Human-friendly document numbers (SO-2026-000123). A counter row per prefix and year, incremented
+under its row lock, so concurrent requests never draw the same number.
+
+Gap-free numbers (invoices, credit notes) are drawn in the caller's transaction: a rolled-back
+document gives its number back, but the row lock is held until the caller commits, so documents of
+one prefix are numbered one transaction at a time. Order numbers need to be unique, not gap-free
+(requirements: "a unique order number for tracking"); on PostgreSQL they are drawn in a transaction of
+their own, committed at once, so concurrent orders never wait for each other's whole unit of work. An
+order rolled back after drawing its number leaves a gap. (SQLite runs one writer at a time anyway: there
+every number is drawn in the caller's transaction.)
+"""
 
 from sqlalchemy import String, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -18,20 +27,28 @@ class NumberSequence(db.Model):
     last_value: Mapped[int] = mapped_column(default=0)
 
 
-def next_number(prefix: str) -> str:
-    year = now().year
-    bumped = db.session.execute(
-        update(NumberSequence)
-        .where(NumberSequence.prefix == prefix, NumberSequence.year == year)
-        .values(last_value=NumberSequence.last_value + 1)
-        .returning(NumberSequence.last_value)
-    ).scalar()
+def _bump(connection, dialect: str, prefix: str, year: int) -> int:
+    bump = (update(NumberSequence)
+            .where(NumberSequence.prefix == prefix, NumberSequence.year == year)
+            .values(last_value=NumberSequence.last_value + 1)
+            .returning(NumberSequence.last_value))
+    bumped = connection.execute(bump).scalar()
     if bumped is None:
         # First number of the year: create the counter unless a concurrent request just did, then bump.
-        dialect = db.session.get_bind().dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        db.session.execute(insert(NumberSequence).values(prefix=prefix, year=year, last_value=0)
+        connection.execute(insert(NumberSequence).values(prefix=prefix, year=year, last_value=0)
                            .on_conflict_do_nothing())
-        return next_number(prefix)
+        bumped = connection.execute(bump).scalar()
+    return bumped
+
+
+def next_number(prefix: str, *, gap_free: bool = True) -> str:
+    year = now().year
+    dialect = db.session.get_bind().dialect.name
+    if gap_free or dialect != "postgresql":
+        bumped = _bump(db.session, dialect, prefix, year)
+    else:
+        with db.engine.connect() as own:
+            bumped = _bump(own.execution_options(isolation_level="AUTOCOMMIT"), dialect, prefix, year)
     return f"{prefix}-{year}-{bumped:06d}"
 

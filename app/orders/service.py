@@ -125,7 +125,7 @@ def create_order(customer: Customer | None, channel: str, lines: list[LineInput]
     if errors:
         raise OrderError("the order has errors", errors)
     order = Order(
-        number=next_number("SO"), customer_id=customer.id, customer_name=customer.name,
+        number=next_number("SO", gap_free=False), customer_id=customer.id, customer_name=customer.name,
         shipping_address=shipping_address if shipping_address is not None else customer.shipping_address,
         channel=channel, requested_date=wanted, payment_method=payment_method, remarks=remarks or "",
         allow_partial=allow_partial, entered_by=entered_by, lines=order_lines,
