@@ -19,9 +19,15 @@ must equal the accepted answers. Each run also prints the CPU that gunicorn, Pos
 generator used (from /proc) and what the server's PostgreSQL connections were doing (pg_stat_activity,
 sampled every 50 ms): running a statement, idle in a transaction while the app works, waiting for a lock.
 
+--respond-async sends `Prefer: respond-async`: the API answers 202 once the order and its queued
+process are recorded, and --schedulers `flask scheduler` processes (default 1), running beside gunicorn
+on the same machine for the whole benchmark, start the processes. Accepted = 202 answers. Each run
+then reports how many processes were still queued at its end, and after the last run the benchmark
+waits until every queued process has started and reports how long that took (the drain).
+
     .venv/bin/python bench/api.py [--postgres URL] [--workers 2] [--worker-class sync|gthread] [--threads 4]
                                   [--connections 1 2 4 8 16] [--rate 20 200] [--duration 30] [--warmup 5]
-                                  [--app MODULE:APP] [--profile DIR]
+                                  [--respond-async] [--schedulers 1] [--app MODULE:APP] [--profile DIR]
 
 The default run takes about 5 minutes; a quick one: --connections 4 --rate --duration 10.
 
@@ -68,6 +74,7 @@ from app.clock import now  # noqa: E402
 from app.customers.models import Customer  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.orders.models import Order  # noqa: E402
+from app.workflow import runtime  # noqa: E402
 from app.workflow.deployment import deploy_directory  # noqa: E402
 from app.workflow.models import ProcessInstance  # noqa: E402
 from tests.support import PostgresSchema  # noqa: E402
@@ -77,6 +84,7 @@ TARGET_RATE = 200  # orders/s
 TARGET_P95_MS = 100
 MAX_IN_FLIGHT = 256  # open runs: connections ready to send a scheduled order
 PATH = "/api/v1/orders"
+ACCEPTED = (201, 202)  # started before the answer, or (Prefer: respond-async) recorded with its process queued
 APP_NAME = "orderly-bench-api"  # the server's connections say so in pg_stat_activity
 
 
@@ -153,6 +161,13 @@ def start_gunicorn(url: str, args, port: int) -> subprocess.Popen:
     raise RuntimeError("gunicorn did not answer within 60 s")
 
 
+def start_scheduler(url: str, args) -> subprocess.Popen:
+    """A `flask scheduler` process on the benchmark's schema: it starts the queued processes."""
+    env = {**_server_env(url, args), "ORDERLY_SCHEDULER_INTERVAL": "0.2"}
+    return subprocess.Popen([sys.executable, "-m", "flask", "scheduler"], cwd=ROOT, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+
+
 def stop_gunicorn(server: subprocess.Popen) -> None:
     if server.poll() is None:
         server.send_signal(signal.SIGTERM)  # graceful: the workers finish their request and exit
@@ -216,9 +231,10 @@ class Orders:
 class Connection:
     """One keep-alive connection that reconnects when the server closes it (sync workers always do)."""
 
-    def __init__(self, port: int, token: str):
+    def __init__(self, port: int, token: str, respond_async: bool = False):
         self.port = port
-        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                        **({"Prefer": "respond-async"} if respond_async else {})}
         self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
     def post(self, body: bytes) -> int:
@@ -239,7 +255,7 @@ class Connection:
 
 
 def run_closed(port: int, token: str, orders: Orders, connections: int, warmup: float,
-               duration: float) -> tuple[list[Sample], float, float]:
+               duration: float, respond_async: bool) -> tuple[list[Sample], float, float]:
     began = perf_counter()
     measured_from, measured_to = began + warmup, began + warmup + duration
     samples: list[Sample] = []
@@ -247,7 +263,7 @@ def run_closed(port: int, token: str, orders: Orders, connections: int, warmup: 
 
     def client(number: int) -> None:
         chooser = random.Random(number)
-        connection = Connection(port, token)
+        connection = Connection(port, token, respond_async)
         mine = []
         while True:
             sent = perf_counter()
@@ -270,7 +286,7 @@ def run_closed(port: int, token: str, orders: Orders, connections: int, warmup: 
 
 
 def run_open(port: int, token: str, orders: Orders, rate: float, warmup: float,
-             duration: float) -> tuple[list[Sample], float, float, int]:
+             duration: float, respond_async: bool) -> tuple[list[Sample], float, float, int]:
     """Orders on a fixed schedule; `sent` is the scheduled moment. Returns the samples, the measured
     stretch and how many scheduled orders were never sent (all connections busy until the end)."""
     schedule: queue.Queue = queue.Queue()
@@ -279,7 +295,7 @@ def run_open(port: int, token: str, orders: Orders, rate: float, warmup: float,
 
     def client(number: int) -> None:
         chooser = random.Random(number)
-        connection = Connection(port, token)
+        connection = Connection(port, token, respond_async)
         mine = []
         while True:
             due = schedule.get()
@@ -335,7 +351,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _processes() -> dict[str, list[int]]:
-    found: dict[str, list[int]] = {"gunicorn": [], "postgres": []}
+    found: dict[str, list[int]] = {"gunicorn": [], "postgres": [], "scheduler": []}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -345,6 +361,8 @@ def _processes() -> dict[str, list[int]]:
             continue
         if b"gunicorn" in b" ".join(command):
             found["gunicorn"].append(int(entry.name))
+        elif command[-1:] == [b"scheduler"] and b"flask" in b" ".join(command):
+            found["scheduler"].append(int(entry.name))
         elif command and command[0].startswith(b"postgres"):
             found["postgres"].append(int(entry.name))
     return found
@@ -450,7 +468,7 @@ def percentile(values: list[float], q: int) -> float:
 def report(name: str, samples: list[Sample], measured_from: float, measured_to: float, cpu: dict | None,
            unsent: int = 0) -> dict:
     counted = [s for s in samples if measured_from <= s.sent < measured_to]
-    accepted = [s for s in counted if s.status == 201]
+    accepted = [s for s in counted if s.status in ACCEPTED]
     statuses: dict[int, int] = {}
     for s in counted:
         statuses[s.status] = statuses.get(s.status, 0) + 1
@@ -464,7 +482,7 @@ def report(name: str, samples: list[Sample], measured_from: float, measured_to: 
                "p99": percentile(latencies, 99) if latencies else float("nan"),
                "max": max(latencies) if latencies else float("nan")}
     others = ", ".join(f"{status or 'no answer'}: {count}" for status, count in sorted(statuses.items())
-                       if status != 201)
+                       if status not in ACCEPTED)
     print(f"  {figures['accepted']} accepted in {duration:.0f} s = {figures['rate']:.1f} orders/s; "
           f"latency p50 {figures['p50']:.1f} ms, p95 {figures['p95']:.1f} ms, p99 {figures['p99']:.1f} ms, "
           f"max {figures['max']:.1f} ms")
@@ -474,7 +492,8 @@ def report(name: str, samples: list[Sample], measured_from: float, measured_to: 
         wall = cpu["wall"]
         print(f"  CPU over the whole run ({wall:.0f} s): gunicorn {cpu['gunicorn'] / wall * 100:.0f} %, "
               f"PostgreSQL {cpu['postgres'] / wall * 100:.0f} %, load generator {cpu['bench'] / wall * 100:.0f} %, "
-              f"machine busy {cpu['machine_busy'] / cpu['machine_all'] * 100:.0f} % of {os.cpu_count()} cores; "
+              + (f"scheduler {cpu['scheduler'] / wall * 100:.0f} %, " if cpu["scheduler"] else "")
+              + f"machine busy {cpu['machine_busy'] / cpu['machine_all'] * 100:.0f} % of {os.cpu_count()} cores; "
               f"per accepted order gunicorn {cpu['gunicorn'] / cpu['orders'] * 1000:.1f} ms, "
               f"PostgreSQL {cpu['postgres'] / cpu['orders'] * 1000:.1f} ms")
     return figures
@@ -484,15 +503,48 @@ def _cpu_delta(before: dict, after: dict, wall: float, orders: int) -> dict:
     return {**{key: after[key] - before[key] for key in before}, "wall": wall, "orders": max(orders, 1)}
 
 
-def count_written(url: str) -> tuple[int, int]:
+def count_written(url: str) -> tuple[int, int, int]:
+    """Orders, order processes, and order processes started (not still queued)."""
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "SCHEDULER_ENABLED": False})
     with app.app_context():
         orders = db.session.scalar(select(func.count()).select_from(Order))
         processes = db.session.scalar(select(func.count()).select_from(ProcessInstance)
                                       .where(ProcessInstance.process_key == "order_process"))
+        started = db.session.scalar(select(func.count()).select_from(ProcessInstance).where(
+            ProcessInstance.process_key == "order_process", ProcessInstance.status != runtime.QUEUED))
         db.session.remove()
         db.engine.dispose()
-    return orders, processes
+    return orders, processes, started
+
+
+def queued_now(url: str) -> int:
+    with db_engine(url) as engine, engine.connect() as connection:
+        return connection.scalar(text("SELECT count(*) FROM process_instance WHERE status = :queued"),
+                                 {"queued": runtime.QUEUED})
+
+
+@contextlib.contextmanager
+def db_engine(url: str):
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def drain(url: str, limit: float = 1800) -> tuple[int, float]:
+    """Wait until the schedulers have started every queued process; how many were left and how long it took."""
+    began, left = perf_counter(), queued_now(url)
+    print(f"\nDrain: {left} processes queued after the last run", flush=True)
+    remaining = left
+    while remaining and perf_counter() - began < limit:
+        time.sleep(0.5)
+        remaining = queued_now(url)
+    if remaining:
+        raise RuntimeError(f"{remaining} processes still queued after {limit:.0f} s")
+    return left, perf_counter() - began
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -511,6 +563,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds sent before measuring (default 5)")
     parser.add_argument("--customers", type=int, default=200, help="customers to spread orders over (default 200)")
     parser.add_argument("--products", type=int, default=50, help="products (default 50)")
+    parser.add_argument("--respond-async", action="store_true",
+                        help="send Prefer: respond-async (202, the process queued) and run --schedulers beside")
+    parser.add_argument("--schedulers", type=int, default=1,
+                        help="flask scheduler processes starting queued processes (default 1, with --respond-async)")
     parser.add_argument("--profile", metavar="DIR", help="run the workers under cProfile, stats to DIR")
     parser.add_argument("--app", default="wsgi:app",
                         help="the WSGI app gunicorn serves (default wsgi:app; a variant to compare, on PYTHONPATH)")
@@ -519,7 +575,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--profile needs --worker-class sync (cProfile follows one thread)")
 
     try:
-        print("Orderly API benchmark: POST /api/v1/orders (record the order, start its order process)")
+        print("Orderly API benchmark: POST /api/v1/orders " + (
+            "with Prefer: respond-async (record the order and its queued process; schedulers start it)"
+            if args.respond_async else "(record the order, start its order process)"))
         print("\n".join(machine(args.postgres)))
     except Exception as error:  # no server, wrong URL: say so and stop
         parser.exit(2, f"cannot use {args.postgres}: {error.__class__.__name__}: {error}\n")
@@ -534,12 +592,16 @@ def main(argv: list[str] | None = None) -> int:
     schema = PostgresSchema(args.postgres, prefix="bench")
     url = schema.__enter__()
     server = None
+    schedulers: list[subprocess.Popen] = []
     results = []
+    results_drain = None
     accepted_total = 0
     try:
         token = set_up(url, args.customers, args.products)
         port = _free_port()
         server = start_gunicorn(url, args, port)
+        if args.respond_async:
+            schedulers = [start_scheduler(url, args) for _ in range(args.schedulers)]
         orders = Orders(args.customers, args.products)
         runs = [("closed", n) for n in args.connections] + [("open", r) for r in args.rate]
         for kind, size in runs:
@@ -548,24 +610,33 @@ def main(argv: list[str] | None = None) -> int:
             before, began = cpu_snapshot(), perf_counter()
             with BackendSampler(args.postgres) as backends:
                 if kind == "closed":
-                    samples, start, end = run_closed(port, token, orders, size, args.warmup, args.duration)
+                    samples, start, end = run_closed(port, token, orders, size, args.warmup, args.duration,
+                                                         args.respond_async)
                     unsent = 0
                 else:
-                    samples, start, end, unsent = run_open(port, token, orders, size, args.warmup, args.duration)
-            accepted_total += sum(1 for s in samples if s.status == 201)
+                    samples, start, end, unsent = run_open(port, token, orders, size, args.warmup, args.duration,
+                                                               args.respond_async)
+            accepted_total += sum(1 for s in samples if s.status in ACCEPTED)
             cpu = _cpu_delta(before, cpu_snapshot(), perf_counter() - began,
-                             sum(1 for s in samples if s.status == 201))
+                             sum(1 for s in samples if s.status in ACCEPTED))
             results.append(report(name, samples, start, end, cpu, unsent))
             backends.report()
+            if args.respond_async:
+                print(f"  still queued at the end of the run: {queued_now(url)} processes", flush=True)
+        if args.respond_async:
+            results_drain = drain(url)
         stop_gunicorn(server)
         server = None
-        written, processes = count_written(url)
-        check = "as many as accepted" if written == processes == accepted_total else "NOT as many as accepted"
-        print(f"\nWritten: {written} orders and {processes} order processes for {accepted_total} accepted "
-              f"answers ({check})")
+        written, processes, started = count_written(url)
+        check = ("as many as accepted" if written == processes == started == accepted_total
+                 else "NOT as many as accepted")
+        print(f"\nWritten: {written} orders and {processes} order processes ({started} of them started) for "
+              f"{accepted_total} accepted answers ({check})")
     finally:
         if server is not None:
             stop_gunicorn(server)
+        for scheduler in schedulers:
+            stop_gunicorn(scheduler)
         schema.__exit__(None, None, None)
 
     print()
@@ -581,6 +652,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['name']}: {r['rate']:.0f} orders/s = {r['rate'] / TARGET_RATE:.2f} x the target of "
               f"{TARGET_RATE}/s ({rate_ok}); p95 {r['p95']:.0f} ms = {r['p95'] / TARGET_P95_MS:.2f} x the "
               f"target of {TARGET_P95_MS} ms ({p95_ok})")
+    if results_drain is not None:
+        queued, seconds = results_drain
+        print(f"Drain: the last {queued} queued processes started {seconds:.1f} s after the last run "
+              f"({queued / seconds if seconds else 0:.0f}/s)")
     if hasattr(os, "getloadavg"):
         print("\nLoad average {:.2f} {:.2f} {:.2f} (1, 5, 15 min) at the end".format(*os.getloadavg()))
     return 0  # the verdict is printed; a slow run is not an error

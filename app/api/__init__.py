@@ -74,7 +74,7 @@ def _authenticate():
         return response, status
     needed, granted = scopes.required(_view()), scopes.held(client.scopes)
     auth.touch(client)
-    g.api_client = client
+    g.api_client = auth.Caller.of(client)  # plain values: still readable after the request's commits
     if needed is None or needed not in granted:  # a route naming no scope is open to nobody
         return _insufficient_scope(needed)
     limit = current_app.config.get("API_MAX_BODY_BYTES", MAX_BODY_BYTES)
@@ -111,16 +111,22 @@ def _idempotent(client_id: int, key: str):
 
 @bp.after_request
 def _keep_and_audit(response):
-    """After the answer is made: its Idempotency-Key record and the audit row, each in a transaction of
-    its own (whatever the request left unfinished is rolled back first: it would be lost anyway)."""
+    """After the answer is made: its Idempotency-Key record and the audit row, in one small transaction
+    (whatever the request left unfinished is rolled back first: it would be lost anyway). Should that
+    fail, the key stays in flight until it expires and the call is audited on its own; the client's
+    answer is unchanged."""
     g.api_finished = True
     db.session.rollback()
+    client_id = _audited_client()
     try:
         idempotency.finish(response)
-    except Exception:  # the key stays in flight until it expires; the client's answer is unchanged
+        if client_id is not None:
+            audit.add(client_id, response.status_code)
+        db.session.commit()
+    except Exception:
         db.session.rollback()
         current_app.logger.exception("could not store the answer for an Idempotency-Key")
-    audit.record_safely(_audited_client(), response)
+        audit.record_safely(client_id, response)
     return response
 
 

@@ -1,8 +1,9 @@
 """One `api_call` row per API request a known client made, answered or refused: method, path, status,
 Idempotency-Key, whether the answer was a replay, and how long it took.
 
-The row is written after the answer is made, in its own small transaction, so a request whose work
-was rolled back is audited all the same; a failure to write it is logged and never changes the answer.
+The row is written after the answer is made, in the small transaction that also keeps the answer for
+its Idempotency-Key, so a request whose work was rolled back is audited all the same; a failure to write
+it is logged and never changes the answer.
 """
 
 import time
@@ -22,8 +23,8 @@ def start() -> None:
     g.api_started = time.perf_counter()
 
 
-def record(client_id: int, status: int) -> None:
-    """Write the row; the caller has finished the request's own transaction."""
+def add(client_id: int, status: int) -> None:
+    """Add the row to the session; the caller commits (after finishing the request's own transaction)."""
     started = g.get("api_started")
     key = request.headers.get(IDEMPOTENCY_HEADER)
     db.session.add(ApiCall(
@@ -31,6 +32,11 @@ def record(client_id: int, status: int) -> None:
         idempotency_key=key[:200] if key else None, replayed=bool(g.get("idempotency_replayed")),
         duration_ms=int((time.perf_counter() - started) * 1000) if started is not None else 0, at=now(),
     ))
+
+
+def record(client_id: int, status: int) -> None:
+    """Write the row in a transaction of its own."""
+    add(client_id, status)
     db.session.commit()
 
 

@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -90,6 +91,23 @@ def identify(authorization: str | None) -> ApiClient | None:
     if client is None or not hmac.compare_digest(client.token_hash, digest):
         return None
     return client
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated client of one request, as plain values."""
+
+    id: int
+    name: str
+    channel: str
+
+    @classmethod
+    def of(cls, client: ApiClient) -> "Caller":
+        return cls(client.id, client.name, client.channel)
+
+    @property
+    def actor(self) -> str:
+        return f"api:{self.name}"
 
 
 def touch(client: ApiClient) -> None:

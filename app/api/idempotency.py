@@ -28,7 +28,7 @@ from app.extensions import db
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEY = re.compile(r"[\x21-\x7e]{1,200}")  # visible ASCII: no spaces, no control characters
-KEPT_HEADERS = ("Location", "Content-Type")
+KEPT_HEADERS = ("Location", "Content-Type", "Preference-Applied")
 
 
 def key_problem(key: str) -> str | None:
@@ -79,11 +79,13 @@ def begin(client_id: int, key: str) -> Response | Refusal | None:
     record = IdempotencyRecord(client_id=client_id, key=key, request_hash=fingerprint, response_headers={})
     db.session.add(record)
     try:
+        db.session.flush()
+        record_id = record.id  # read before the commit expires it: no second look at the row
         db.session.commit()
     except IntegrityError:  # the key was used before, or is being used right now
         db.session.rollback()
     else:
-        g.idempotency_record_id = record.id
+        g.idempotency_record_id = record_id
         return None
     first = db.session.scalar(select(IdempotencyRecord).where(*_of(client_id, key)))
     if first is not None and first.request_hash != fingerprint:
@@ -99,23 +101,23 @@ def begin(client_id: int, key: str) -> Response | Refusal | None:
 
 
 def finish(response: Response) -> None:
-    """After the work: keep the answer (a 4xx too), or forget the key after a server error."""
+    """After the work: keep the answer (a 4xx too), or forget the key after a server error. The caller
+    commits (with the call's audit row)."""
     record_id = g.pop("idempotency_record_id", None)
     if record_id is None:
         return
     if response.status_code >= 500:
-        forget(record_id)
+        db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
         return
     kept = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
     db.session.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == record_id).values(
         status=response.status_code, response_body=response.get_data().decode("utf-8", "replace"),
         response_headers=kept, completed_at=now()))
-    db.session.commit()
 
 
-def forget(record_id: int | None = None) -> None:
-    """Delete the in-flight record (the work failed); a retry with the key starts afresh."""
-    record_id = record_id if record_id is not None else g.pop("idempotency_record_id", None)
+def forget() -> None:
+    """Delete the in-flight record (the work failed) and commit; a retry with the key starts afresh."""
+    record_id = g.pop("idempotency_record_id", None)
     if record_id is None:
         return
     db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))

@@ -146,6 +146,9 @@ def _components() -> dict:
                      "description": "the customer's code", "example": "GOOD"},
             "page": {"name": "page", "in": "query", "schema": schemas.PAGE, "description": "which page, from 1"},
             "per_page": {"name": "per_page", "in": "query", "schema": schemas.PER_PAGE},
+            "prefer": {"name": "Prefer", "in": "header", "required": False, "schema": STRING,
+                       "description": "`respond-async`: answer 202 once the order is recorded; its process "
+                                      "starts moments later (RFC 7240)."},
             "idempotency_key": {
                 "name": "Idempotency-Key", "in": "header", "required": False,
                 "schema": {"type": "string", "pattern": f"^{idempotency.KEY.pattern}$"},
@@ -229,9 +232,16 @@ def paths() -> dict:
     return {
         "/api/v1/orders": {"post": _operation(
             "create_order", "orders", "Place an order",
-            {"201": _json(_ref("OrderCreated"), "Placed; its process started.", LOCATION)},
-            body="NewOrder", refusals=("503",),
-            description="The order is recorded with the client's channel and starts its order process.")},
+            {"201": _json(_ref("OrderCreated"), "Placed; its process started.", LOCATION),
+             "202": _json(_ref("OrderCreated"), "Placed and numbered (`Prefer: respond-async`); its process "
+                          "starts within about a second, the order is `entered` until then.",
+                          {**LOCATION, "Preference-Applied": {"description": "`respond-async`", "schema": STRING}})},
+            body="NewOrder", refusals=("503",), parameters=("prefer",),
+            description="The order is recorded with the client's channel and starts its order process: "
+                        "intake and review checks run before the answer (201). With `Prefer: respond-async` "
+                        "the answer comes as soon as the order is recorded (202) and the scheduler starts "
+                        "the process at its next poll; an event sent meanwhile starts it first. For systems "
+                        "that send many orders at once.")},
         "/api/v1/orders/{number}": {"get": _operation(
             "get_order", "orders", "Read an order", {"200": _json(_ref("Order"), "The order, its lines and totals.")},
             refusals=("404",), parameters=("number",))},

@@ -12,6 +12,7 @@ from app.extensions import db
 from app.orders import intake
 from app.orders.models import Order
 from app.orders.service import LineInput
+from app.workflow import runtime
 from app.workflow.errors import NotFound
 
 
@@ -78,25 +79,40 @@ def order_json(order: Order) -> dict:
     }
 
 
+RESPOND_ASYNC = "respond-async"
+
+
+def prefers_async() -> bool:
+    """Prefer: respond-async (RFC 7240), among any other preferences the header lists."""
+    return any(part.split(";")[0].strip().lower() == RESPOND_ASYNC
+               for value in request.headers.getlist("Prefer") for part in value.split(","))
+
+
 @bp.post("/orders")
 @requires("orders:write")
 def create_order():
     body = json_body()
+    queued = prefers_async()
     valid(schemas.errors(schemas.NEW_ORDER, body))
     client = g.api_client
     try:
-        order = intake.place_order(
-            body["customer_code"], client.channel,
-            [LineInput(sku=line["sku"], quantity=int(line["quantity"]), unit_price=line.get("unit_price"),
-                       spec=line.get("spec", "")) for line in body["lines"]],
-            requested_date=body.get("requested_date"), payment_method=body.get("payment_method", "credit"),
-            remarks=body.get("remarks", ""), allow_partial=body.get("allow_partial", False),
-            shipping_address=body.get("shipping_address"), entered_by=client.actor,
-        )
+        with runtime.unit_of_work():  # place_order joins it; number and status are read before the commit
+            order = intake.place_order(
+                body["customer_code"], client.channel,
+                [LineInput(sku=line["sku"], quantity=int(line["quantity"]), unit_price=line.get("unit_price"),
+                           spec=line.get("spec", "")) for line in body["lines"]],
+                requested_date=body.get("requested_date"), payment_method=body.get("payment_method", "credit"),
+                remarks=body.get("remarks", ""), allow_partial=body.get("allow_partial", False),
+                shipping_address=body.get("shipping_address"), entered_by=client.actor, queued=queued,
+            )
+            links = order_links(order)
+            response = jsonify(number=order.number, status=order.status, links=links)
     except NotFound as error:  # the order process is not deployed: our fault, not the client's
         raise ApiError(503, "unavailable", f"orders cannot be taken now ({error})") from None
-    response = jsonify(number=order.number, status=order.status, links=order_links(order))
-    response.headers["Location"] = order_links(order)["self"]
+    response.headers["Location"] = links["self"]
+    if queued:  # recorded and numbered; its process starts at the scheduler's next poll
+        response.headers["Preference-Applied"] = RESPOND_ASYNC
+        return response, 202
     return response, 201
 
 

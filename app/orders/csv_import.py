@@ -24,7 +24,7 @@ from app.customers.models import Customer
 from app.extensions import db
 from app.orders import intake
 from app.orders.models import Order
-from app.orders.service import LineInput, OrderError, create_order
+from app.orders.service import LineInput, OrderError, prepare_order
 from app.workflow import runtime
 from app.workflow.errors import WorkflowError
 
@@ -292,19 +292,19 @@ def _earlier(order: OrderRows) -> Order | None:
 
 
 def _check_one(order: OrderRows) -> None:
-    """create_order's verdict on the order, with nothing written: the transaction is rolled back."""
+    """create_order's verdict on the order (prepare_order: the same rules), with nothing written."""
     earlier = _earlier(order)
     if earlier is not None:
         order.outcome, order.number = "duplicate", earlier.number
         return
     try:
-        create_order(intake.customer_by_code(order.customer_code), entered_by="import check", **_arguments(order))
+        prepare_order(intake.customer_by_code(order.customer_code), entered_by="import check", **_arguments(order))
     except OrderError as error:
         _record_errors(order, error.errors)
     else:
         order.outcome = "refused" if order.invalid else "valid"
     finally:
-        db.session.rollback()  # nothing of a check is kept, not even an order number
+        db.session.rollback()  # end the read transaction; the prepared order was never added
 
 
 def check(upload: Upload) -> Upload:

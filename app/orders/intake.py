@@ -27,10 +27,12 @@ def customer_by_code(code) -> Customer | None:
 
 def place_order(customer_code: str, channel: str, lines: list[LineInput], *, requested_date=None,
                 payment_method: str = "credit", remarks: str = "", allow_partial: bool = False,
-                shipping_address: str | None = None, entered_by: str) -> Order:
+                shipping_address: str | None = None, entered_by: str, queued: bool = False) -> Order:
     """Record the order and start its order process, committed together or not at all. Input that
     cannot become an order raises OrderError listing every field (the customer under `customer_code`).
-    `entered_by` (a username, or `api:<client>`) is who the process's four-eyes checks keep apart."""
+    `entered_by` (a username, or `api:<client>`) is who the process's four-eyes checks keep apart.
+    `queued`: the process is recorded with the order but first runs at the scheduler's next poll
+    (runtime.start(queued=True)); the order stays `entered` until then."""
     if not entered_by:
         raise ValueError("place_order needs to know who entered the order")
     with runtime.unit_of_work():
@@ -46,7 +48,7 @@ def place_order(customer_code: str, channel: str, lines: list[LineInput], *, req
                 errors["customer_code"] = f"unknown customer '{str(customer_code or '')[:20]}'"
             raise OrderError(str(error), errors) from None
         runtime.start(PROCESS_KEY, order.number, {"order_number": order.number, "entered_by": entered_by},
-                      actor=entered_by)
+                      actor=entered_by, queued=queued)
     return order
 
 

@@ -95,18 +95,18 @@ def _lines(inputs: list[LineInput], errors: dict) -> list[OrderLine]:
             errors[f"{field}.spec"] = f"at most {MAX_TEXT} characters"
         if quantity is None or price is None or f"{field}.unit_price" in errors:
             continue
-        lines.append(OrderLine(position=position, product_id=product.id, sku=product.sku,
+        lines.append(OrderLine(position=position, product=product, sku=product.sku,
                                spec=given.spec or product.spec, quantity=quantity, unit_price=price,
                                make_to_order=product.make_to_order))
     return lines
 
 
-def create_order(customer: Customer | None, channel: str, lines: list[LineInput], *,
-                 requested_date=None, payment_method: str = "credit", remarks: str = "",
-                 allow_partial: bool = False, shipping_address: str | None = None,
-                 entered_by: str = "") -> Order:
-    """Record an order from any channel. Malformed input raises OrderError listing every field;
-    an order that is merely incomplete is accepted and the process sends it to be clarified."""
+def prepare_order(customer: Customer | None, channel: str, lines: list[LineInput], *,
+                  requested_date=None, payment_method: str = "credit", remarks: str = "",
+                  allow_partial: bool = False, shipping_address: str | None = None,
+                  entered_by: str = "") -> Order:
+    """The order as create_order would record it, not yet numbered nor added to the session (a check
+    that writes nothing, not even a drawn number). Malformed input raises OrderError listing every field."""
     errors: dict[str, str] = {}
     if customer is None:
         errors["customer"] = "unknown customer"
@@ -124,13 +124,21 @@ def create_order(customer: Customer | None, channel: str, lines: list[LineInput]
     order_lines = _lines(lines, errors)
     if errors:
         raise OrderError("the order has errors", errors)
-    order = Order(
-        number=next_number("SO", gap_free=False), customer_id=customer.id, customer_name=customer.name,
+    return Order(
+        customer_id=customer.id, customer_name=customer.name,
         shipping_address=shipping_address if shipping_address is not None else customer.shipping_address,
         channel=channel, requested_date=wanted, payment_method=payment_method, remarks=remarks or "",
         allow_partial=allow_partial, entered_by=entered_by, lines=order_lines,
         total=sum((line.amount for line in order_lines), Decimal("0")),
     )
+
+
+def create_order(customer: Customer | None, channel: str, lines: list[LineInput], **details) -> Order:
+    """Record an order from any channel (details: prepare_order's keywords). Malformed input raises
+    OrderError listing every field; an order that is merely incomplete is accepted and the process
+    sends it to be clarified."""
+    order = prepare_order(customer, channel, lines, **details)
+    order.number = next_number("SO", gap_free=False)
     db.session.add(order)
     db.session.flush()
     return order

@@ -65,6 +65,7 @@ def _process_status() -> dict[str, str]:
     return {
         "running": pgettext("process status", "running"),
         "waiting": pgettext("process status", "waiting"),
+        "queued": pgettext("process status", "queued"),
         "error": pgettext("process status", "error"),
         "completed": pgettext("process status", "completed"),
         "cancelled": pgettext("process status", "cancelled"),

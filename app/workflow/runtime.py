@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import timedelta
 
 from flask import current_app
 from SpiffWorkflow import TaskState
@@ -21,11 +22,15 @@ from app.clock import now
 from app.extensions import db
 from app.workflow import definitions, engine, projection
 from app.workflow.errors import Conflict, Forbidden, InvalidData, NotFound, NotWaiting
-from app.workflow.models import HumanTask, InstanceEvent, ProcessInstance
+from app.workflow.models import HumanTask, InstanceEvent, ProcessInstance, Wakeup
 from app.workflow.sandbox import SandboxScriptEngine
 
 ACTIVE = ("running", "waiting")
 ENDED = ("completed", "cancelled")
+# Recorded and owed a start: its engine has not run yet. The scheduler starts it (a wake-up due at
+# once), or any verb that reaches it first (a message, a cancellation) does, in that verb's unit of work.
+QUEUED = "queued"
+QUEUED_DUE_AHEAD = timedelta(microseconds=1)
 
 _in_unit: ContextVar[bool] = ContextVar("orderly_unit_of_work", default=False)
 # Instances locked by the unit of work in progress: an operation that reaches back into one of them
@@ -106,9 +111,10 @@ class _Step:
         self.engine_tasks_run = 0
         self.timers_fired = 0
         self.timer_actor = "engine"
+        self.started_queued = False
 
     @classmethod
-    def lock(cls, instance_id: int, expected_version: int | None = None) -> "_Step":
+    def lock(cls, instance_id: int, expected_version: int | None = None, *, start_queued: bool = True) -> "_Step":
         if instance_id in _locked.get():
             raise Conflict(f"instance {instance_id} is already being changed by this step; "
                            "an operation may not act on its own process")
@@ -134,7 +140,18 @@ class _Step:
                 f"{instance.business_key} was changed by someone else since you opened it "
                 f"(version {expected_version}, now {instance.lock_version}); reload and try again"
             )
-        return cls(instance, definitions.restore(instance, _script_engine()))
+        step = cls(instance, definitions.restore(instance, _script_engine()))
+        if instance.status == QUEUED and start_queued:
+            step.start_queued()
+        return step
+
+    def start_queued(self) -> None:
+        """Run a queued instance's engine up to its first wait and save that at once, so the verb
+        that reached it acts on a started instance (and whatever it decides, the start is kept)."""
+        self.instance.status = "running"
+        self.started_queued = True
+        self.run()
+        self.save()
 
     def require_active(self) -> None:
         status = self.instance.status
@@ -226,14 +243,19 @@ class _Step:
         for event in self.events:
             event.instance_id = instance.id
             db.session.add(event)
+        self.events = []  # a step saved twice (a queued start, then the verb) records each event once
+        self.open_rows = None  # re-read after this save changed them
 
 
-def start(process_key: str, business_key: str, data: dict | None = None, *, actor: str = "system") -> ProcessInstance:
-    """Start the newest deployed version of a process with initial task data."""
+def start(process_key: str, business_key: str, data: dict | None = None, *, actor: str = "system",
+          queued: bool = False) -> ProcessInstance:
+    """Start the newest deployed version of a process with initial task data. `queued`: record the
+    instance and leave its first run to the scheduler (a wake-up due at once): the caller's unit of work
+    is short, and the instance runs the version that was newest now."""
     with _unit_of_work():
         running = db.session.scalar(select(ProcessInstance.id).where(
             ProcessInstance.process_key == process_key, ProcessInstance.business_key == business_key,
-            ProcessInstance.status.in_((*ACTIVE, "error"))).limit(1))
+            ProcessInstance.status.in_((*ACTIVE, QUEUED, "error"))).limit(1))
         if running is not None:
             raise Conflict(f"{business_key} already has a {process_key} process running (instance {running})")
         definition = definitions.latest(process_key)
@@ -241,22 +263,33 @@ def start(process_key: str, business_key: str, data: dict | None = None, *, acto
         workflow = engine.OrderlyWorkflow(spec, subprocess_specs, script_engine=_script_engine())
         workflow.spec_from_definition = True
         workflow.task_tree.data.update(data or {})
+        moment = now()
         instance = ProcessInstance(
             definition_id=definition.id,
             process_key=process_key,
             business_key=business_key,
-            status="running",
+            status=QUEUED if queued else "running",
             lock_version=0,
-            state=b"",
+            state=engine.dump(workflow) if queued else b"",
             serializer_version=engine.serializer_version(),
             started_by=actor,
-            started_at=now(),
+            started_at=moment,
+            # the claim takes only wake-ups strictly before its now: due a moment ago, taken at the next poll
+            next_timer_at=moment - QUEUED_DUE_AHEAD if queued else None,
         )
         db.session.add(instance)
         db.session.flush()
+        detail = {"version": definition.version, "data": data or {}}
+        if queued:
+            db.session.add_all([
+                Wakeup(instance_id=instance.id, due_at=instance.next_timer_at),
+                InstanceEvent(instance_id=instance.id, kind="started", actor=actor, at=moment,
+                              detail=json_safe({**detail, "queued": True})),
+            ])
+            return instance
         _locked.set(_locked.get() | {instance.id})
         step = _Step(instance, workflow)
-        step.event("started", actor=actor, detail={"version": definition.version, "data": data or {}})
+        step.event("started", actor=actor, detail=detail)
         step.run()
         step.save()
     return instance
@@ -331,7 +364,8 @@ def _active_instances(business_key: str) -> list[ProcessInstance]:
     return list(
         db.session.scalars(
             select(ProcessInstance)
-            .where(ProcessInstance.business_key == business_key, ProcessInstance.status.in_((*ACTIVE, "error")))
+            .where(ProcessInstance.business_key == business_key,
+                   ProcessInstance.status.in_((*ACTIVE, QUEUED, "error")))
             .order_by(ProcessInstance.id)
         )
     )
@@ -382,9 +416,15 @@ def send_message(business_key: str, message: str, payload: dict | None = None, *
 
 
 def waits_for(business_key: str, message: str) -> bool:
-    """Whether an active instance of this key would take the message now (read-only)."""
+    """Whether an active instance of this key would take the message now. Read-only, except that a
+    queued instance is started first (in the caller's unit of work): it is owed that start, and only
+    a started instance can tell what it waits for."""
     event = BpmnEvent(MessageEventDefinition(message), payload={})
     for instance in _active_instances(business_key):
+        if instance.status == QUEUED:
+            with _unit_of_work():
+                instance = _Step.lock(instance.id).instance
+            _locked.set(_locked.get() - {instance.id})  # that step is saved: the caller may act on it next
         if instance.status in ACTIVE and engine.catches(definitions.restore(instance, _script_engine()), event):
             return True
     return False
@@ -467,6 +507,8 @@ def wake(instance_id: int, *, actor: str = "scheduler") -> int:
     """Fire the instance's due timers and run what follows; returns how many fired."""
     with _unit_of_work():
         step = _Step.lock(instance_id)
+        if step.started_queued:  # this wake-up was its start, saved already
+            return step.timers_fired
         if step.instance.status not in ACTIVE or step.instance.held_by:
             projection.refresh_wakeup(step.instance, step.workflow, release_claim=True)
             return 0
@@ -483,7 +525,7 @@ def wake(instance_id: int, *, actor: str = "scheduler") -> int:
 
 def cancel(instance_id: int, *, actor: str = "system", reason: str = "") -> ProcessInstance:
     with _unit_of_work():
-        step = _Step.lock(instance_id)
+        step = _Step.lock(instance_id, start_queued=False)  # a queued instance ends without ever running
         if step.instance.status in ENDED:
             raise Conflict(f"{step.instance.business_key} is already {step.instance.status}")
         step.workflow.cancel()

@@ -39,8 +39,8 @@ class Api:
     def __init__(self, client, token: str):
         self.client, self.headers = client, {"Authorization": f"Bearer {token}"}
 
-    def post(self, url, body=None, **kwargs):
-        return self.client.post(url, json=body, headers=self.headers, **kwargs)
+    def post(self, url, body=None, headers: dict | None = None, **kwargs):
+        return self.client.post(url, json=body, headers={**self.headers, **(headers or {})}, **kwargs)
 
     def raw(self, url, data, content_type="application/json"):
         return self.client.post(url, data=data, content_type=content_type, headers=self.headers)
