@@ -19,7 +19,8 @@ from datetime import timedelta
 
 from flask import Response, current_app, g, request
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.api.models import IdempotencyRecord
 from app.clock import now
@@ -71,22 +72,33 @@ IN_PROGRESS = Refusal(409, "request_in_progress",
                       "a request with this Idempotency-Key is still being answered; retry in a moment", retry_after=1)
 
 
+def _claim(client_id: int, key: str, fingerprint: str) -> int | None:
+    """Insert the in-flight record unless the key has one; its id, or None. One statement: a concurrent
+    first use of the key waits for the other's commit, then finds its row."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return db.session.scalar(
+        insert(IdempotencyRecord)
+        .values(client_id=client_id, key=key, request_hash=fingerprint, response_headers={}, created_at=now())
+        .on_conflict_do_nothing(index_elements=["client_id", "key"])
+        .returning(IdempotencyRecord.id))
+
+
 def begin(client_id: int, key: str) -> Response | Refusal | None:
     """Before the work. None: this request is the key's first, its record is committed and the view runs.
     Otherwise what to answer instead: the stored answer replayed, or a refusal."""
     fingerprint = request_hash()
-    db.session.execute(delete(IdempotencyRecord).where(*_of(client_id, key), IdempotencyRecord.created_at < _expiry()))
-    record = IdempotencyRecord(client_id=client_id, key=key, request_hash=fingerprint, response_headers={})
-    db.session.add(record)
-    try:
-        db.session.flush()
-        record_id = record.id  # read before the commit expires it: no second look at the row
-        db.session.commit()
-    except IntegrityError:  # the key was used before, or is being used right now
-        db.session.rollback()
-    else:
-        g.idempotency_record_id = record_id
-        return None
+    for _attempt in range(2):
+        record_id = _claim(client_id, key, fingerprint)
+        if record_id is not None:
+            db.session.commit()
+            g.idempotency_record_id = record_id
+            return None
+        # The key was used before, or is being used right now; an expired use is forgotten, once.
+        expired = db.session.execute(delete(IdempotencyRecord).where(
+            *_of(client_id, key), IdempotencyRecord.created_at < _expiry()))
+        if not expired.rowcount:
+            break
     first = db.session.scalar(select(IdempotencyRecord).where(*_of(client_id, key)))
     if first is not None and first.request_hash != fingerprint:
         return REUSED

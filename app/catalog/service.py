@@ -14,6 +14,14 @@ def by_sku(sku: str) -> Product | None:
     return db.session.scalar(select(Product).where(Product.sku == sku.strip().upper()))
 
 
+def by_skus(skus) -> dict[str, Product]:
+    """The products of these SKUs (as by_sku reads them), by SKU, in one query."""
+    wanted = {sku.strip().upper() for sku in skus}
+    if not wanted:
+        return {}
+    return {product.sku: product for product in db.session.scalars(select(Product).where(Product.sku.in_(wanted)))}
+
+
 def _move(product: Product, kind: str, quantity: int, order_number: str | None, note: str = "") -> None:
     db.session.add(StockMove(product_id=product.id, kind=kind, quantity=quantity, order_number=order_number,
                              note=note))

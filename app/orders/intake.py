@@ -48,7 +48,7 @@ def place_order(customer_code: str, channel: str, lines: list[LineInput], *, req
                 errors["customer_code"] = f"unknown customer '{str(customer_code or '')[:20]}'"
             raise OrderError(str(error), errors) from None
         runtime.start(PROCESS_KEY, order.number, {"order_number": order.number, "entered_by": entered_by},
-                      actor=entered_by, queued=queued)
+                      actor=entered_by, queued=queued, fresh_key=True)
     return order
 
 

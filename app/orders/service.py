@@ -71,6 +71,11 @@ def parse_date(value, field: str, errors: dict) -> date | None:
         return None
 
 
+def _sku_of(given: LineInput) -> str | None:
+    """The SKU a line names, when it can be one."""
+    return given.sku if isinstance(given.sku, str) and given.sku and len(given.sku) <= 40 else None
+
+
 def _lines(inputs: list[LineInput], errors: dict) -> list[OrderLine]:
     if not inputs:
         errors["lines"] = "an order needs at least one line"
@@ -78,9 +83,10 @@ def _lines(inputs: list[LineInput], errors: dict) -> list[OrderLine]:
         errors["lines"] = f"at most {MAX_LINES} lines"
         return []
     lines = []
+    products = catalog.by_skus(_sku_of(given) for given in inputs if _sku_of(given))  # one query for all lines
     for position, given in enumerate(inputs, start=1):
         field = f"lines.{position}"
-        product = catalog.by_sku(given.sku or "") if given.sku and len(given.sku) <= 40 else None
+        product = products.get(_sku_of(given).strip().upper()) if _sku_of(given) else None
         if product is None or not product.active:
             errors[f"{field}.sku"] = f"unknown SKU '{(given.sku or '')[:40]}'"
             continue

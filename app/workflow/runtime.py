@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn import BpmnEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 
 from app import forms
 from app.clock import now
@@ -248,12 +248,13 @@ class _Step:
 
 
 def start(process_key: str, business_key: str, data: dict | None = None, *, actor: str = "system",
-          queued: bool = False) -> ProcessInstance:
+          queued: bool = False, fresh_key: bool = False) -> ProcessInstance:
     """Start the newest deployed version of a process with initial task data. `queued`: record the
     instance and leave its first run to the scheduler (a wake-up due at once): the caller's unit of work
-    is short, and the instance runs the version that was newest now."""
+    is short, and the instance runs the version that was newest now. `fresh_key`: the business key was
+    made in this unit of work (a new order's number), so no instance can hold it yet: not looked up."""
     with _unit_of_work():
-        running = db.session.scalar(select(ProcessInstance.id).where(
+        running = None if fresh_key else db.session.scalar(select(ProcessInstance.id).where(
             ProcessInstance.process_key == process_key, ProcessInstance.business_key == business_key,
             ProcessInstance.status.in_((*ACTIVE, QUEUED, "error"))).limit(1))
         if running is not None:
@@ -280,12 +281,11 @@ def start(process_key: str, business_key: str, data: dict | None = None, *, acto
         db.session.add(instance)
         db.session.flush()
         detail = {"version": definition.version, "data": data or {}}
-        if queued:
-            db.session.add_all([
-                Wakeup(instance_id=instance.id, due_at=instance.next_timer_at),
-                InstanceEvent(instance_id=instance.id, kind="started", actor=actor, at=moment,
-                              detail=json_safe({**detail, "queued": True})),
-            ])
+        if queued:  # plain INSERTs: nothing in this unit reads them back
+            db.session.execute(insert(Wakeup).values(instance_id=instance.id, due_at=instance.next_timer_at))
+            db.session.execute(insert(InstanceEvent).values(
+                instance_id=instance.id, kind="started", actor=actor, at=moment,
+                detail=json_safe({**detail, "queued": True})))
             return instance
         _locked.set(_locked.get() | {instance.id})
         step = _Step(instance, workflow)
