@@ -21,13 +21,15 @@ sampled every 50 ms): running a statement, idle in a transaction while the app w
 
 --respond-async sends `Prefer: respond-async`: the API answers 202 once the order and its queued
 process are recorded, and --schedulers `flask scheduler` processes (default 1), running beside gunicorn
-on the same machine for the whole benchmark, start the processes. Accepted = 202 answers. Each run
+on the same machine for the whole benchmark (--scheduler-nice N: with nice -n N), start the processes.
+Accepted = 202 answers. Each run
 then reports how many processes were still queued at its end, and after the last run the benchmark
 waits until every queued process has started and reports how long that took (the drain).
 
     .venv/bin/python bench/api.py [--postgres URL] [--workers 2] [--worker-class sync|gthread] [--threads 4]
                                   [--connections 1 2 4 8 16] [--rate 20 200] [--duration 30] [--warmup 5]
-                                  [--respond-async] [--schedulers 1] [--app MODULE:APP] [--profile DIR]
+                                  [--respond-async] [--schedulers 1] [--scheduler-nice 0]
+                                  [--app MODULE:APP] [--profile DIR]
 
 The default run takes about 5 minutes; a quick one: --connections 4 --rate --duration 10.
 
@@ -164,7 +166,10 @@ def start_gunicorn(url: str, args, port: int) -> subprocess.Popen:
 def start_scheduler(url: str, args) -> subprocess.Popen:
     """A `flask scheduler` process on the benchmark's schema: it starts the queued processes."""
     env = {**_server_env(url, args), "ORDERLY_SCHEDULER_INTERVAL": "0.2"}
-    return subprocess.Popen([sys.executable, "-m", "flask", "scheduler"], cwd=ROOT, env=env,
+    command = [sys.executable, "-m", "flask", "scheduler"]
+    if args.scheduler_nice:
+        command = ["nice", "-n", str(args.scheduler_nice), *command]
+    return subprocess.Popen(command, cwd=ROOT, env=env,
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -567,6 +572,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="send Prefer: respond-async (202, the process queued) and run --schedulers beside")
     parser.add_argument("--schedulers", type=int, default=1,
                         help="flask scheduler processes starting queued processes (default 1, with --respond-async)")
+    parser.add_argument("--scheduler-nice", type=int, default=0, metavar="N",
+                        help="run the schedulers with nice -n N, below the web workers (default 0: beside them)")
     parser.add_argument("--profile", metavar="DIR", help="run the workers under cProfile, stats to DIR")
     parser.add_argument("--app", default="wsgi:app",
                         help="the WSGI app gunicorn serves (default wsgi:app; a variant to compare, on PYTHONPATH)")
@@ -584,6 +591,9 @@ def main(argv: list[str] | None = None) -> int:
     threads = f", {args.threads} threads each" if args.worker_class == "gthread" else ""
     print(f"Server         gunicorn, {args.workers} {args.worker_class} workers{threads}, "
           + ("api:profiled_app() under cProfile" if args.profile else args.app))
+    if args.respond_async:
+        print(f"Schedulers     {args.schedulers} `flask scheduler`" + (
+            f", nice -n {args.scheduler_nice}" if args.scheduler_nice else ", same priority as the workers"))
     print(f"Run            {args.warmup:g} s warm-up + {args.duration:g} s measured per run; "
           f"{args.customers} customers, {args.products} products; started {now():%Y-%m-%d %H:%M} UTC")
     if hasattr(os, "getloadavg"):
