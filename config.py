@@ -71,6 +71,9 @@ class Config:
     API_AUTH_FAILURE_RATE_LIMIT = os.environ.get("API_AUTH_FAILURE_RATE_LIMIT", "30 per minute")
     # How long the API keeps the answer to a POST sent with an Idempotency-Key, for its retries.
     API_IDEMPOTENCY_HOURS = int(os.environ.get("API_IDEMPOTENCY_HOURS", "24"))
+    # A key whose first request has had no answer for this long belongs to a request that died (a
+    # killed worker): a retry runs afresh. Far above any request's life (gunicorn's timeout: 30 s).
+    API_IDEMPOTENCY_ABANDONED_MINUTES = int(os.environ.get("API_IDEMPOTENCY_ABANDONED_MINUTES", "10"))
     # Login attempts per username and per address; a successful login clears its username's count.
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     LOGIN_ADDRESS_RATE_LIMIT = os.environ.get("LOGIN_ADDRESS_RATE_LIMIT", "50 per minute")

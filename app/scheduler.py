@@ -1,5 +1,6 @@
-"""APScheduler: fires due timers about twice a second and, when MAIL_SERVER is set, sends the outbox's
-due messages every MAIL_SEND_INTERVAL seconds. Runs inside the web process in the embedded default, or on
+"""APScheduler: fires due timers (and starts queued processes) about twice a second, deletes expired
+Idempotency-Key records every hour and, when MAIL_SERVER is set, sends the outbox's due messages every
+MAIL_SEND_INTERVAL seconds. Runs inside the web process in the embedded default, or on
 its own as `flask scheduler` (any number of them) beside stateless web nodes."""
 
 import contextlib
@@ -12,6 +13,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from app.api import idempotency
+from app.extensions import db
 from app.notifications import sender
 from app.workflow import timers
 
@@ -21,6 +24,18 @@ log = logging.getLogger(__name__)
 def _tick(app: Flask) -> None:
     with app.app_context():
         timers.fire_due()
+
+
+def _purge_idempotency_keys(app: Flask) -> None:
+    with app.app_context():
+        try:
+            purged = idempotency.purge_expired()
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+        if purged:
+            log.info("deleted %s expired Idempotency-Key records", purged)
 
 
 def _send_outbox(app: Flask) -> None:
@@ -34,6 +49,10 @@ def _add_job(scheduler, app: Flask) -> None:
         seconds=app.config["SCHEDULER_INTERVAL_SECONDS"],
         next_run_time=datetime.now(),  # first run at once: catch up on what fell due while down
         max_instances=1, coalesce=True, misfire_grace_time=None,
+    )
+    scheduler.add_job(
+        _purge_idempotency_keys, "interval", args=[app], id="purge-idempotency-keys", hours=1,
+        next_run_time=datetime.now(), max_instances=1, coalesce=True, misfire_grace_time=None,
     )
     if app.config["MAIL_SERVER"]:  # without a server messages stay queued, shown on the outbox page
         scheduler.add_job(

@@ -8,7 +8,9 @@ server error (5xx) deletes the record so a retry can try again. A retry of the s
 path, media type and body, JSON compared after canonical encoding) replays the stored status, body,
 Location and Content-Type byte for byte, marked `Idempotent-Replayed: true`; the same key with a
 different request is refused (422 idempotency_key_reused). Keys are kept API_IDEMPOTENCY_HOURS; an
-expired key is a new key. A POST without the header is answered as always.
+expired key is a new key, and so is one whose first request never answered within
+API_IDEMPOTENCY_ABANDONED_MINUTES (its worker was killed). The scheduler deletes expired records every
+hour. A POST without the header is answered as always.
 """
 
 import hashlib
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Response, current_app, g, request
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -53,6 +55,10 @@ def request_hash() -> str:
 
 def _expiry():
     return now() - timedelta(hours=current_app.config["API_IDEMPOTENCY_HOURS"])
+
+
+def _abandoned():
+    return now() - timedelta(minutes=current_app.config["API_IDEMPOTENCY_ABANDONED_MINUTES"])
 
 
 def _of(client_id: int, key: str):
@@ -94,10 +100,12 @@ def begin(client_id: int, key: str) -> Response | Refusal | None:
             db.session.commit()
             g.idempotency_record_id = record_id
             return None
-        # The key was used before, or is being used right now; an expired use is forgotten, once.
-        expired = db.session.execute(delete(IdempotencyRecord).where(
-            *_of(client_id, key), IdempotencyRecord.created_at < _expiry()))
-        if not expired.rowcount:
+        # The key was used before, or is being used right now. An expired use, or one whose request
+        # died before it answered, is forgotten (once) and the key taken afresh.
+        gone = db.session.execute(delete(IdempotencyRecord).where(*_of(client_id, key), or_(
+            IdempotencyRecord.created_at < _expiry(),
+            and_(IdempotencyRecord.status.is_(None), IdempotencyRecord.created_at < _abandoned()))))
+        if not gone.rowcount:
             break
     first = db.session.scalar(select(IdempotencyRecord).where(*_of(client_id, key)))
     if first is not None and first.request_hash != fingerprint:
@@ -137,6 +145,7 @@ def forget() -> None:
 
 
 def purge_expired() -> int:
-    """Delete every expired record; the caller commits. Retries never need them: an expired key is new."""
+    """Delete every expired record; the caller commits (`flask api-clients purge-keys`, and the scheduler
+    every hour). Retries never need them: an expired key is new."""
     result = db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.created_at < _expiry()))
     return result.rowcount or 0

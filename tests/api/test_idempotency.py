@@ -4,6 +4,7 @@ key used for another request is 422; a refusal is kept, a server error is not; k
 from datetime import timedelta
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import func, select
 
 from app import clock
@@ -13,6 +14,7 @@ from app.exceptions.models import ExceptionCase
 from app.extensions import db
 from app.orders import intake
 from app.orders.models import Order
+from app.scheduler import _add_job
 from app.workflow.errors import NotFound
 from tests.api.shop import START, new_token, place
 from tests.api.shop import Api as PlainApi
@@ -158,6 +160,27 @@ def test_a_retry_while_the_first_is_still_at_work_is_told_to_come_back(api, app)
     assert count(Order) == 0 and db.session.scalar(select(IdempotencyRecord.status)) is None
 
 
+@pytest.mark.parametrize("app_config", [{"API_IDEMPOTENCY_ABANDONED_MINUTES": 10}])
+def test_a_key_whose_first_request_died_unanswered_is_taken_afresh_later(api, app):
+    in_flight(app, "webshop", "k-died", ORDER)  # its worker was killed before it answered
+    clock.freeze(START + timedelta(minutes=9, seconds=59))
+    assert api.post("/api/v1/orders", ORDER, key="k-died").status_code == 409  # may still be at work
+    clock.freeze(START + timedelta(minutes=10, seconds=1))
+    retried = api.post("/api/v1/orders", ORDER, key="k-died")
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
+    assert api.post("/api/v1/orders", ORDER, key="k-died").headers["Idempotent-Replayed"] == "true"
+    assert count(Order) == 1 and count(IdempotencyRecord) == 1
+
+
+@pytest.mark.parametrize("app_config", [{"API_IDEMPOTENCY_ABANDONED_MINUTES": 10}])
+def test_an_answered_key_is_never_taken_as_abandoned(api):
+    first = api.post("/api/v1/orders", ORDER, key="k-done")
+    clock.freeze(START + timedelta(hours=2))
+    again = api.post("/api/v1/orders", ORDER, key="k-done")
+    assert again.headers["Idempotent-Replayed"] == "true" and again.data == first.data
+    assert count(Order) == 1
+
+
 @pytest.mark.parametrize("app_config", [{"API_IDEMPOTENCY_HOURS": 24}])
 def test_a_key_expires_after_the_configured_hours(api, runner):
     assert api.post("/api/v1/orders", ORDER, key="k-old").status_code == 201
@@ -178,6 +201,21 @@ def test_purge_keys_deletes_the_expired_records(api, runner):
     clock.freeze(START + timedelta(minutes=61))
     result = runner.invoke(args=["api-clients", "purge-keys"])
     assert result.exit_code == 0 and "1 expired Idempotency-Key record(s) deleted" in result.output
+    assert list(db.session.scalars(select(IdempotencyRecord.key))) == ["k-b"]
+
+
+@pytest.mark.parametrize("app_config", [{"API_IDEMPOTENCY_HOURS": 1}])
+def test_the_scheduler_deletes_expired_records_every_hour(api, app):
+    scheduler = BackgroundScheduler()
+    _add_job(scheduler, app)
+    job = scheduler.get_job("purge-idempotency-keys")
+    assert job is not None and job.trigger.interval == timedelta(hours=1)
+    api.post("/api/v1/orders", ORDER, key="k-a")
+    clock.freeze(START + timedelta(minutes=30))
+    api.post("/api/v1/orders", ORDER, key="k-b")
+    clock.freeze(START + timedelta(minutes=61))
+    job.func(*job.args)
+    db.session.expire_all()
     assert list(db.session.scalars(select(IdempotencyRecord.key))) == ["k-b"]
 
 
