@@ -28,10 +28,17 @@ def _reload_url() -> str | None:
     return None
 
 
+# Under /api/ an answer no API view made (an unknown path, a method the path does not take) still has
+# the API's error shape: {"error": code, "message": text, "details": {}}.
+API_CODES = {403: "forbidden", 404: "not_found", 405: "method_not_allowed", 429: "rate_limited", 500: "server_error"}
+
+
 def _answer(status: int, title: str, message: str, details: list | None = None, heading: str | None = None,
             shown: str | None = None):
     """JSON keeps the English title and message (API clients read them); a page shows the heading and
     the message as the person reads them (`shown`, translated; by default the message itself)."""
+    if request.path.startswith("/api/") and status in API_CODES:
+        return jsonify(error=API_CODES[status], message=message, details={}), status
     if _wants_json():
         return jsonify(error=title, message=message, details=details or []), status
     page = render_template("errors/error.html", status=status, title=str(heading or title),
@@ -61,6 +68,13 @@ def init_app(app: Flask) -> None:
     def not_found(error):
         return _answer(404, "Not found", "There is nothing here.", heading=gettext("Not found"),
                        shown=gettext("There is nothing here."))
+
+    @app.errorhandler(405)
+    def method_not_allowed(error):
+        response = make_response(_answer(405, "Method not allowed", f"{request.method} is not allowed here.",
+                                         heading=gettext("Not allowed"), shown=gettext("You may not do this.")))
+        response.headers["Allow"] = ", ".join(error.valid_methods or [])
+        return response
 
     @app.errorhandler(429)
     def too_many_requests(error):
