@@ -68,16 +68,17 @@ class RawLoop:
         return engine._serializer().serialize_json(workflow)
 
     def _load(self, state, script_engine):
+        # as the app: the state names its definition, whose parsed specs are attached again
+        specs = lambda: (self.spec, self.subprocess_specs)  # noqa: E731
         if self.gzipped:
-            return engine.load(state, script_engine)
-        workflow = engine._serializer().deserialize_json(state)
-        workflow.script_engine = script_engine
-        return workflow
+            return engine.load(state, script_engine, specs)
+        return engine.load_json(state, script_engine, specs)
 
     def new_instance(self, number: int):
         workflow = engine.OrderlyWorkflow(
             self.spec, self.subprocess_specs, script_engine=SandboxScriptEngine(self.operations)
         )
+        workflow.spec_from_definition = True
         workflow.task_tree.data.update(START_DATA, order_number=f"BENCH-{number:06d}")
         workflow.do_engine_steps()
         return self._dump(workflow)

@@ -52,7 +52,7 @@ from sqlalchemy import func, select, text  # noqa: E402
 from app import create_app  # noqa: E402
 from app.clock import now  # noqa: E402
 from app.extensions import db  # noqa: E402
-from app.workflow import deployment, engine, runtime, timers  # noqa: E402
+from app.workflow import definitions, deployment, runtime, timers  # noqa: E402
 from app.workflow.models import InstanceEvent, ProcessInstance, Wakeup  # noqa: E402
 from tests.support import PostgresSchema  # noqa: E402
 
@@ -316,11 +316,10 @@ def _collect(app, variant: Variant, expected: int) -> None:
         variant.duplicates = sum(1 for count in per_instance.values() if count > 1)
         variant.missed = expected - len(per_instance)
         # The breach path ran once in each saved state, and each instance was saved once after its start.
-        for state, lock_version in db.session.execute(
-            select(ProcessInstance.state, ProcessInstance.lock_version)
-            .where(ProcessInstance.business_key.startswith(KEY_PREFIX))
+        for instance in db.session.scalars(
+            select(ProcessInstance).where(ProcessInstance.business_key.startswith(KEY_PREFIX))
         ):
-            workflow = engine.load(state, None)
+            workflow, lock_version = definitions.restore(instance, None), instance.lock_version
             noted = [t for t in workflow.get_tasks(spec_name="note_breach") if t.has_state(TaskState.COMPLETED)]
             if len(noted) != 1 or noted[0].data.get("breaches") != 1:
                 variant.path_wrong += 1

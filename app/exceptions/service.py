@@ -86,6 +86,8 @@ def raise_case(order: Order, type_key: str, *, source: str, reported_by: str, de
         errors["description"] = f"at most {MAX_TEXT} characters"
     if errors:
         raise ExceptionError("the exception cannot be raised", errors)
+    if hold_process:  # a queued order process runs its first steps before the case reads the order's stage
+        runtime.start_queued(order.number)
     refusal = _refusal(order, kind)
     if refusal:
         raise ExceptionError(refusal, {"type": refusal})

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import undefer
 
 from app.clock import now
 from app.extensions import db
@@ -129,6 +130,7 @@ def versions_of(key: str) -> list[ProcessDefinition]:
         select(ProcessDefinition)
         .where(ProcessDefinition.key == key, ProcessDefinition.status != "draft")
         .order_by(ProcessDefinition.version.desc())
+        .options(undefer(ProcessDefinition.bpmn_xml))  # the map draws them: one query, not one per version
     ))
 
 

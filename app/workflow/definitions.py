@@ -13,6 +13,7 @@ import hashlib
 import inspect
 import re
 import threading
+import weakref
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 
@@ -281,9 +282,25 @@ def specs_for(definition: ProcessDefinition):
     return cached
 
 
+# Per database (its engine), a version's row id → its spec cache key: deployed versions never change, so
+# a step restores its instance without reading the process_definition row once the version is known.
+_cache_keys: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _specs_of(instance):
+    known = _cache_keys.setdefault(db.engine, {})
+    cache_key = known.get(instance.definition_id)
+    cached = _spec_cache.get(cache_key) if cache_key is not None else None
+    if cached is None:
+        definition = instance.definition
+        known[instance.definition_id] = (definition.key, definition.sha256)
+        cached = specs_for(definition)
+    return cached
+
+
 def restore(instance, script_engine):
     """The instance's saved workflow, on the shared parsed version it runs (see engine.SPEC_FROM_DEFINITION)."""
-    return engine.load(instance.state, script_engine, lambda: specs_for(instance.definition))
+    return engine.load(instance.state, script_engine, lambda: _specs_of(instance))
 
 
 # Timer expressions made only of these are evaluated at deploy time: literals, names and helper calls.

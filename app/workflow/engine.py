@@ -135,9 +135,14 @@ def dump(workflow: OrderlyWorkflow) -> bytes:
 
 def load(blob: bytes, script_engine, specs: Callable[[], tuple] | None = None) -> OrderlyWorkflow:
     """`specs` gives the (spec, subprocess_specs) of the instance's definition, for a state that names it."""
+    return load_json(gzip.decompress(blob).decode(), script_engine, specs)
+
+
+def load_json(text: str, script_engine, specs: Callable[[], tuple] | None = None) -> OrderlyWorkflow:
+    """As load, from the JSON before compression."""
     _local.specs = specs
     try:
-        workflow = _serializer().deserialize_json(gzip.decompress(blob).decode())
+        workflow = _serializer().deserialize_json(text)
     finally:
         _local.specs = None
     workflow.script_engine = script_engine  # the engine is not part of the saved state

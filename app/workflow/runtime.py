@@ -147,7 +147,8 @@ class _Step:
 
     def start_queued(self) -> None:
         """Run a queued instance's engine up to its first wait and save that at once, so the verb
-        that reached it acts on a started instance (and whatever it decides, the start is kept)."""
+        that reached it acts on a started instance. The start belongs to the verb's unit of work: should
+        the verb be refused, both are rolled back and the instance is queued as before."""
         self.instance.status = "running"
         self.started_queued = True
         self.run()
@@ -415,16 +416,23 @@ def send_message(business_key: str, message: str, payload: dict | None = None, *
     return delivered
 
 
+def start_queued(business_key: str) -> None:
+    """Start the key's queued instances now, in the caller's unit of work: whoever is about to read or
+    change what such an instance's first run sets (an order's status) must see it run first."""
+    with _unit_of_work():
+        for instance in _active_instances(business_key):
+            if instance.status == QUEUED:
+                _Step.lock(instance.id)
+                _locked.set(_locked.get() - {instance.id})  # that step is saved: the caller may act on it next
+
+
 def waits_for(business_key: str, message: str) -> bool:
     """Whether an active instance of this key would take the message now. Read-only, except that a
     queued instance is started first (in the caller's unit of work): it is owed that start, and only
     a started instance can tell what it waits for."""
     event = BpmnEvent(MessageEventDefinition(message), payload={})
+    start_queued(business_key)
     for instance in _active_instances(business_key):
-        if instance.status == QUEUED:
-            with _unit_of_work():
-                instance = _Step.lock(instance.id).instance
-            _locked.set(_locked.get() - {instance.id})  # that step is saved: the caller may act on it next
         if instance.status in ACTIVE and engine.catches(definitions.restore(instance, _script_engine()), event):
             return True
     return False

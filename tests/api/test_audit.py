@@ -101,6 +101,21 @@ def test_a_failing_audit_is_logged_and_the_answer_stands(shop, client, caplog):
         ApiCall.__table__.create(db.engine)
 
 
+def test_a_failing_audit_keeps_the_answer_stored_for_the_idempotency_key(shop, client, caplog):
+    api = Api(client, new_token())
+    headers = {"Idempotency-Key": "k-audit-down"}
+    ApiCall.__table__.drop(db.engine)  # every audit write fails from here on
+    try:
+        with caplog.at_level(logging.ERROR):
+            first = api.post("/api/v1/orders", ORDER, headers=headers)
+        again = api.post("/api/v1/orders", ORDER, headers=headers)
+    finally:
+        ApiCall.__table__.create(db.engine)
+    assert first.status_code == 201 and "could not audit API call POST /api/v1/orders" in caplog.text
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"  # not 409, not a new order
+    assert again.data == first.data and db.session.scalar(select(func.count(Order.id))) == 1
+
+
 def test_an_exception_nobody_handled_is_audited_as_500(shop, client, monkeypatch):
     def broken(*_args, **_kwargs):
         raise RuntimeError("the database went away")

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app import clock
+from app.exceptions.models import ExceptionCase
 from app.extensions import db
 from app.workflow import runtime, timers
 from app.workflow.models import InstanceEvent, ProcessInstance, Wakeup
@@ -82,6 +83,18 @@ def test_an_event_that_reaches_a_queued_order_starts_its_process_first(api):
     kinds = [e.kind for e in db.session.scalars(select(InstanceEvent).where(
         InstanceEvent.instance_id == instance_of(number).id).order_by(InstanceEvent.id))]
     assert kinds.count("started") == 1
+
+
+@pytest.mark.parametrize("prefer", ["respond-async", "return=minimal"])
+def test_a_blocking_case_holds_a_queued_order_as_it_holds_one_placed_at_once(api, prefer):
+    number = place_async(api, prefer=prefer).json["number"]
+    response = api.event(number, "cancellation", {"reason": "ordered twice"})
+    assert response.status_code == 201, response.json
+    order = order_row(number)
+    assert (order.status, order.held_from) == ("on_hold", "in_review")  # the review checks ran first
+    raised = response.json["exception"]["number"]
+    case = db.session.scalars(select(ExceptionCase).where(ExceptionCase.number == raised)).one()
+    assert case.stage == "in_review" and instance_of(number).held_by == case.number
 
 
 def test_a_queued_instance_cancelled_before_its_start_never_runs(api):
