@@ -112,26 +112,31 @@ def _idempotent(client_id: int, key: str):
 @bp.after_request
 def _keep_and_audit(response):
     """After the answer is made: its Idempotency-Key record and the audit row, in one small transaction
-    (whatever the request left unfinished is rolled back first: it would be lost anyway); the audit row
-    in a savepoint, so that failing to write it never loses the stored answer. Should storing the answer
-    fail, the key stays in flight (until API_IDEMPOTENCY_ABANDONED_MINUTES) and the call is audited on
-    its own; the client's answer is unchanged."""
+    (whatever the request left unfinished is rolled back first: it would be lost anyway); should that
+    fail, each is tried on its own, so failing to write the audit row never loses the stored answer.
+    Should storing the answer fail, the key stays in flight (until API_IDEMPOTENCY_ABANDONED_MINUTES)
+    and the call is audited on its own; the client's answer is unchanged."""
     g.api_finished = True
     db.session.rollback()
     client_id = _audited_client()
+    record_id = g.get("idempotency_record_id")
     try:
         idempotency.finish(response)
         if client_id is not None:
-            try:
-                with db.session.begin_nested():  # a failed audit row must not take the stored answer with it
-                    audit.add(client_id, response.status_code)
-            except Exception:
-                current_app.logger.exception("could not audit API call %s %s", request.method, request.path)
+            audit.add(client_id, response.status_code)
+        db.session.commit()
+        return response
+    except Exception:
+        db.session.rollback()
+    # One of the two failed: each on its own, so a failed audit row never loses the stored answer.
+    try:
+        g.idempotency_record_id = record_id
+        idempotency.finish(response)
         db.session.commit()
     except Exception:
         db.session.rollback()
         current_app.logger.exception("could not store the answer for an Idempotency-Key")
-        audit.record_safely(client_id, response)
+    audit.record_safely(client_id, response)
     return response
 
 
