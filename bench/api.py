@@ -242,6 +242,13 @@ class Connection:
                         **({"Prefer": "respond-async"} if respond_async else {})}
         self.http = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 
+    def post_order(self, orders: "Orders", chooser: random.Random) -> int:
+        """A new order's answer status; 0 when the connection failed."""
+        try:
+            return self.post(orders.body(chooser))
+        except OSError:
+            return 0
+
     def post(self, body: bytes) -> int:
         headers = {**self.headers, "Idempotency-Key": uuid.uuid4().hex}
         for attempt in range(2):
@@ -274,10 +281,7 @@ def run_closed(port: int, token: str, orders: Orders, connections: int, warmup: 
             sent = perf_counter()
             if sent >= measured_to:
                 break
-            try:
-                status = connection.post(orders.body(chooser))
-            except OSError:
-                status = 0
+            status = connection.post_order(orders, chooser)
             mine.append(Sample(sent, perf_counter(), status))
         with lock:
             samples.extend(mine)
@@ -306,10 +310,7 @@ def run_open(port: int, token: str, orders: Orders, rate: float, warmup: float,
             due = schedule.get()
             if due is None:
                 break
-            try:
-                status = connection.post(orders.body(chooser))
-            except OSError:
-                status = 0
+            status = connection.post_order(orders, chooser)
             mine.append(Sample(due, perf_counter(), status))
         with lock:
             samples.extend(mine)

@@ -23,7 +23,7 @@ from app.numbering import NumberSequence
 from app.orders.models import Order, OrderLine
 from app.workflow import runtime
 from app.workflow.models import HumanTask, InstanceEvent, ProcessInstance
-from tests.support import HAPPY_PATH
+from tests.api.shop import do, open_task, ship
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 THREADS = 10
@@ -91,25 +91,6 @@ def instance_of(business_key: str) -> ProcessInstance:
     db.session.expire_all()
     return db.session.scalars(select(ProcessInstance).where(ProcessInstance.business_key == business_key)
                               .order_by(ProcessInstance.id.desc())).first()
-
-
-def open_task(business_key: str) -> HumanTask:
-    db.session.expire_all()
-    return db.session.scalars(select(HumanTask).join(ProcessInstance).where(
-        ProcessInstance.business_key == business_key, HumanTask.state.in_(("open", "claimed")))).one()
-
-
-def do(business_key: str, element_id: str, data: dict, by: str = "staff") -> None:
-    task = open_task(business_key)
-    assert task.element_id == element_id, f"expected {element_id}, the open task is {task.element_id}"
-    done = runtime.complete_task(task.instance_id, task.spiff_task_id, data, actor=by)
-    assert done.status != "error", done.error
-
-
-def ship(number: str) -> None:
-    """The happy path's human tasks: the goods leave with DHL (tracking JD0042)."""
-    for element_id, data in HAPPY_PATH:
-        do(number, element_id, data)
 
 
 def receive(api: Api, number: str) -> None:

@@ -71,7 +71,6 @@ def report(order: Order, kind: str, payload: dict, *, reporter: str) -> Reported
     order's process does not wait for the delivery (recorded on its instance)."""
     if kind not in EVENTS:
         raise OrderError("unknown event", {"type": f"one of {', '.join(EVENTS)}"})
-    runtime.start_queued(order.number)  # the event meets the order as its process's first steps leave it
     if kind in CARRIER_EVENTS:
         return _carrier_event(order, kind, payload, reporter)
     if kind == "payment_failed":

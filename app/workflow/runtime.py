@@ -416,14 +416,17 @@ def send_message(business_key: str, message: str, payload: dict | None = None, *
     return delivered
 
 
-def start_queued(business_key: str) -> None:
+def start_queued(business_key: str) -> list[ProcessInstance]:
     """Start the key's queued instances now, in the caller's unit of work: whoever is about to read or
-    change what such an instance's first run sets (an order's status) must see it run first."""
+    change what such an instance's first run sets (an order's status) must see it run first. Returns
+    the key's active instances, as they are now."""
+    instances = _active_instances(business_key)
     with _unit_of_work():
-        for instance in _active_instances(business_key):
+        for instance in instances:
             if instance.status == QUEUED:
                 _Step.lock(instance.id)
                 _locked.set(_locked.get() - {instance.id})  # that step is saved: the caller may act on it next
+    return instances
 
 
 def waits_for(business_key: str, message: str) -> bool:
@@ -431,8 +434,7 @@ def waits_for(business_key: str, message: str) -> bool:
     queued instance is started first (in the caller's unit of work): it is owed that start, and only
     a started instance can tell what it waits for."""
     event = BpmnEvent(MessageEventDefinition(message), payload={})
-    start_queued(business_key)
-    for instance in _active_instances(business_key):
+    for instance in start_queued(business_key):
         if instance.status in ACTIVE and engine.catches(definitions.restore(instance, _script_engine()), event):
             return True
     return False
