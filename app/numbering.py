@@ -10,7 +10,7 @@ order rolled back after drawing its number leaves a gap. (SQLite runs one writer
 every number is drawn in the caller's transaction.)
 """
 
-from sqlalchemy import String, update
+from sqlalchemy import String, bindparam, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,18 +27,23 @@ class NumberSequence(db.Model):
     last_value: Mapped[int] = mapped_column(default=0)
 
 
+_COUNTERS = NumberSequence.__table__
+# Built once: every order draws a number.
+_BUMP = (update(_COUNTERS)
+         .where(_COUNTERS.c.prefix == bindparam("counter_prefix"), _COUNTERS.c.year == bindparam("counter_year"))
+         .values(last_value=_COUNTERS.c.last_value + 1)
+         .returning(_COUNTERS.c.last_value))
+
+
 def _bump(connection, dialect: str, prefix: str, year: int) -> int:
-    bump = (update(NumberSequence)
-            .where(NumberSequence.prefix == prefix, NumberSequence.year == year)
-            .values(last_value=NumberSequence.last_value + 1)
-            .returning(NumberSequence.last_value))
-    bumped = connection.execute(bump).scalar()
+    counter = {"counter_prefix": prefix, "counter_year": year}
+    bumped = connection.execute(_BUMP, counter).scalar()
     if bumped is None:
         # First number of the year: create the counter unless a concurrent request just did, then bump.
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         connection.execute(insert(NumberSequence).values(prefix=prefix, year=year, last_value=0)
                            .on_conflict_do_nothing())
-        bumped = connection.execute(bump).scalar()
+        bumped = connection.execute(_BUMP, counter).scalar()
     return bumped
 
 

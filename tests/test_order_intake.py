@@ -148,3 +148,36 @@ def test_an_order_in_progress_never_holds_up_another_ones_number(app, catalogue,
         assert not other.is_alive() and "error" not in drawn, drawn.get("error")
         assert first.number != drawn["number"]
     assert {first.number[-1], drawn["number"][-1]} == {"1", "2"} and committed()["customer_order"] == 2
+
+
+def rows(table, **where) -> list[dict]:
+    """A table's committed rows matching `where`, as dicts, read on a fresh connection."""
+    query = select(table).where(*(table.c[name] == value for name, value in where.items()))
+    with db.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def test_a_queued_order_is_written_as_a_started_one_is(catalogue, deployed):
+    # A queued order is written with plain INSERTs instead of through the session: the same rows.
+    queued, started = place(queued=True), place()
+    assert (queued.status, queued.id) == ("entered", rows(Order.__table__, number=queued.number)[0]["id"])
+    [queued_row], [started_row] = rows(Order.__table__, id=queued.id), rows(Order.__table__, id=started.id)
+    differ = {"id", "number", "created_at", "status"}  # the started one's process moved it on
+    assert {k: v for k, v in queued_row.items() if k not in differ} == \
+        {k: v for k, v in started_row.items() if k not in differ}
+    assert queued_row["created_at"] == queued.created_at and queued_row["status"] == "entered"
+    [queued_line], [started_line] = rows(OrderLine.__table__, order_id=queued.id), \
+        rows(OrderLine.__table__, order_id=started.id)
+    differ = {"id", "order_id", "reserved_qty"}  # the started one's review reserved stock
+    assert {k: v for k, v in queued_line.items() if k not in differ} == \
+        {k: v for k, v in started_line.items() if k not in differ}
+    assert queued_line["product_id"] == db.session.scalar(select(Product.id)) and queued_line["quantity"] == 4
+    [instance] = rows(ProcessInstance.__table__, business_key=queued.number)
+    assert (instance["status"], instance["started_by"]) == (runtime.QUEUED, "dana")
+
+
+def test_a_queued_order_rolls_back_with_its_unit_of_work(catalogue, deployed, backend):
+    with pytest.raises(RuntimeError), runtime.unit_of_work():
+        place(queued=True)
+        raise RuntimeError("the caller changed its mind")
+    assert nothing_but_a_drawn_number(committed(), backend)

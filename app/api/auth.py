@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.api import scopes
 from app.api.models import EVERY_SCOPE, ApiClient
@@ -81,13 +81,16 @@ def bearer_token(authorization: str | None) -> str | None:
     return token
 
 
+_CLIENT_BY_TOKEN = select(ApiClient).where(ApiClient.token_hash == bindparam("digest"))  # built once: every call
+
+
 def identify(authorization: str | None) -> ApiClient | None:
     """The client whose token the Authorization header carries, active or revoked, or None."""
     token = bearer_token(authorization)
     if token is None:
         return None
     digest = hash_token(token)
-    client = db.session.scalar(select(ApiClient).where(ApiClient.token_hash == digest))
+    client = db.session.scalar(_CLIENT_BY_TOKEN, {"digest": digest})
     if client is None or not hmac.compare_digest(client.token_hash, digest):
         return None
     return client

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Response, current_app, g, request
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -78,16 +78,19 @@ IN_PROGRESS = Refusal(409, "request_in_progress",
                       "a request with this Idempotency-Key is still being answered; retry in a moment", retry_after=1)
 
 
+_RECORDS = IdempotencyRecord.__table__
+# Built once (per dialect): every POST with a key runs them, and building them cost more than running them.
+_CLAIM = {dialect: insert(_RECORDS).on_conflict_do_nothing(index_elements=["client_id", "key"]).returning(_RECORDS.c.id)
+          for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))}
+_ANSWER = update(_RECORDS).where(_RECORDS.c.id == bindparam("record_id"))
+
+
 def _claim(client_id: int, key: str, fingerprint: str) -> int | None:
     """Insert the in-flight record unless the key has one; its id, or None. One statement: a concurrent
     first use of the key waits for the other's commit, then finds its row."""
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return db.session.scalar(
-        insert(IdempotencyRecord)
-        .values(client_id=client_id, key=key, request_hash=fingerprint, response_headers={}, created_at=now())
-        .on_conflict_do_nothing(index_elements=["client_id", "key"])
-        .returning(IdempotencyRecord.id))
+    claim = _CLAIM[db.session.get_bind().dialect.name]
+    return db.session.scalar(claim, {"client_id": client_id, "key": key, "request_hash": fingerprint,
+                                     "response_headers": {}, "created_at": now()})
 
 
 def begin(client_id: int, key: str) -> Response | Refusal | None:
@@ -130,9 +133,9 @@ def finish(response: Response) -> None:
         db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == record_id))
         return
     kept = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
-    db.session.execute(update(IdempotencyRecord).where(IdempotencyRecord.id == record_id).values(
-        status=response.status_code, response_body=response.get_data().decode("utf-8", "replace"),
-        response_headers=kept, completed_at=now()))
+    db.session.execute(_ANSWER, {
+        "record_id": record_id, "status": response.status_code, "completed_at": now(),
+        "response_body": response.get_data().decode("utf-8", "replace"), "response_headers": kept})
 
 
 def forget() -> None:

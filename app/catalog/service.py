@@ -1,6 +1,6 @@
 """Stock: reserving for orders, releasing, issuing on shipment, receiving from production."""
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.catalog.models import Product, StockMove
 from app.extensions import db
@@ -14,12 +14,16 @@ def by_sku(sku: str) -> Product | None:
     return db.session.scalar(select(Product).where(Product.sku == sku.strip().upper()))
 
 
+# Built once: every order reads it.
+_PRODUCTS_BY_SKU = select(Product).where(Product.sku.in_(bindparam("skus", expanding=True)))
+
+
 def by_skus(skus) -> dict[str, Product]:
     """The products of these SKUs (as by_sku reads them), by SKU, in one query."""
-    wanted = {sku.strip().upper() for sku in skus}
+    wanted = sorted({sku.strip().upper() for sku in skus})
     if not wanted:
         return {}
-    return {product.sku: product for product in db.session.scalars(select(Product).where(Product.sku.in_(wanted)))}
+    return {product.sku: product for product in db.session.scalars(_PRODUCTS_BY_SKU, {"skus": wanted})}
 
 
 def _move(product: Product, kind: str, quantity: int, order_number: str | None, note: str = "") -> None:

@@ -5,7 +5,7 @@ This is the one module of app/orders that drives app.workflow.runtime: an order 
 without its process, nor a process without its order.
 """
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.billing import service as billing
 from app.customers.models import Customer
@@ -19,10 +19,13 @@ PROCESS_KEY = "order_process"
 EVENTS = ("goods_received", "payment_received")
 
 
+_CUSTOMER_BY_CODE = select(Customer).where(Customer.code == bindparam("code"))  # built once: every order reads it
+
+
 def customer_by_code(code) -> Customer | None:
     if not isinstance(code, str) or not code.strip() or len(code.strip()) > 20:
         return None
-    return db.session.scalar(select(Customer).where(Customer.code == code.strip()))
+    return db.session.scalar(_CUSTOMER_BY_CODE, {"code": code.strip()})
 
 
 def place_order(customer_code: str, channel: str, lines: list[LineInput], *, requested_date=None,
@@ -32,7 +35,7 @@ def place_order(customer_code: str, channel: str, lines: list[LineInput], *, req
     cannot become an order raises OrderError listing every field (the customer under `customer_code`).
     `entered_by` (a username, or `api:<client>`) is who the process's four-eyes checks keep apart.
     `queued`: the process is recorded with the order but first runs at the scheduler's next poll
-    (runtime.start(queued=True)); the order stays `entered` until then."""
+    (runtime.enqueue); the order stays `entered` until then."""
     if not entered_by:
         raise ValueError("place_order needs to know who entered the order")
     with runtime.unit_of_work():
@@ -40,15 +43,19 @@ def place_order(customer_code: str, channel: str, lines: list[LineInput], *, req
         try:
             order = create_order(customer, channel, lines, requested_date=requested_date,
                                  payment_method=payment_method, remarks=remarks, allow_partial=allow_partial,
-                                 shipping_address=shipping_address, entered_by=entered_by)
+                                 shipping_address=shipping_address, entered_by=entered_by,
+                                 in_session=not queued)  # a queued process reads it back only when it starts
         except OrderError as error:
             errors = dict(error.errors)
             if "customer" in errors:
                 del errors["customer"]
                 errors["customer_code"] = f"unknown customer '{str(customer_code or '')[:20]}'"
             raise OrderError(str(error), errors) from None
-        runtime.start(PROCESS_KEY, order.number, {"order_number": order.number, "entered_by": entered_by},
-                      actor=entered_by, queued=queued, fresh_key=True)
+        data = {"order_number": order.number, "entered_by": entered_by}
+        if queued:
+            runtime.enqueue(PROCESS_KEY, order.number, data, actor=entered_by)
+        else:
+            runtime.start(PROCESS_KEY, order.number, data, actor=entered_by, fresh_key=True)
     return order
 
 

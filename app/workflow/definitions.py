@@ -28,7 +28,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
 )
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from app import forms
 from app.accounts.roles import LANE_ROLES
@@ -127,13 +127,15 @@ def _process(root: etree._Element, key: str) -> etree._Element:
     return next(p for p in root.findall("bpmn:process", NS) if p.get("id") == key)
 
 
+# Built once: every new instance reads it.
+_LATEST = (select(ProcessDefinition)
+           .where(ProcessDefinition.key == bindparam("key"), ProcessDefinition.status == "deployed")
+           .order_by(ProcessDefinition.version.desc())
+           .limit(1))
+
+
 def _latest(key: str) -> ProcessDefinition | None:
-    return db.session.scalar(
-        select(ProcessDefinition)
-        .where(ProcessDefinition.key == key, ProcessDefinition.status == "deployed")
-        .order_by(ProcessDefinition.version.desc())
-        .limit(1)
-    )
+    return db.session.scalar(_LATEST, {"key": key})
 
 
 def latest(key: str) -> ProcessDefinition:

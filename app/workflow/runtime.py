@@ -248,12 +248,19 @@ class _Step:
         self.open_rows = None  # re-read after this save changed them
 
 
+def _new_workflow(definition, data: dict | None):
+    spec, subprocess_specs = definitions.specs_for(definition)
+    workflow = engine.OrderlyWorkflow(spec, subprocess_specs, script_engine=_script_engine())
+    workflow.spec_from_definition = True
+    workflow.task_tree.data.update(data or {})
+    return workflow
+
+
 def start(process_key: str, business_key: str, data: dict | None = None, *, actor: str = "system",
-          queued: bool = False, fresh_key: bool = False) -> ProcessInstance:
-    """Start the newest deployed version of a process with initial task data. `queued`: record the
-    instance and leave its first run to the scheduler (a wake-up due at once): the caller's unit of work
-    is short, and the instance runs the version that was newest now. `fresh_key`: the business key was
-    made in this unit of work (a new order's number), so no instance can hold it yet: not looked up."""
+          fresh_key: bool = False) -> ProcessInstance:
+    """Start the newest deployed version of a process with initial task data and run it up to its first
+    wait. `fresh_key`: the business key was made in this unit of work (a new order's number), so no
+    instance can hold it yet: not looked up."""
     with _unit_of_work():
         running = None if fresh_key else db.session.scalar(select(ProcessInstance.id).where(
             ProcessInstance.process_key == process_key, ProcessInstance.business_key == business_key,
@@ -261,39 +268,47 @@ def start(process_key: str, business_key: str, data: dict | None = None, *, acto
         if running is not None:
             raise Conflict(f"{business_key} already has a {process_key} process running (instance {running})")
         definition = definitions.latest(process_key)
-        spec, subprocess_specs = definitions.specs_for(definition)
-        workflow = engine.OrderlyWorkflow(spec, subprocess_specs, script_engine=_script_engine())
-        workflow.spec_from_definition = True
-        workflow.task_tree.data.update(data or {})
-        moment = now()
+        workflow = _new_workflow(definition, data)
         instance = ProcessInstance(
-            definition_id=definition.id,
-            process_key=process_key,
-            business_key=business_key,
-            status=QUEUED if queued else "running",
-            lock_version=0,
-            state=engine.dump(workflow) if queued else b"",
-            serializer_version=engine.serializer_version(),
-            started_by=actor,
-            started_at=moment,
-            # the claim takes only wake-ups strictly before its now: due a moment ago, taken at the next poll
-            next_timer_at=moment - QUEUED_DUE_AHEAD if queued else None,
-        )
+            definition_id=definition.id, process_key=process_key, business_key=business_key, status="running",
+            lock_version=0, state=b"", serializer_version=engine.serializer_version(), started_by=actor,
+            started_at=now())
         db.session.add(instance)
         db.session.flush()
-        detail = {"version": definition.version, "data": data or {}}
-        if queued:  # plain INSERTs: nothing in this unit reads them back
-            db.session.execute(insert(Wakeup).values(instance_id=instance.id, due_at=instance.next_timer_at))
-            db.session.execute(insert(InstanceEvent).values(
-                instance_id=instance.id, kind="started", actor=actor, at=moment,
-                detail=json_safe({**detail, "queued": True})))
-            return instance
         _locked.set(_locked.get() | {instance.id})
         step = _Step(instance, workflow)
-        step.event("started", actor=actor, detail=detail)
+        step.event("started", actor=actor, detail={"version": definition.version, "data": data or {}})
         step.run()
         step.save()
     return instance
+
+
+# Built once: on the API's busiest path, building these statements cost more CPU than running them.
+_INSERT_INSTANCE = insert(ProcessInstance.__table__).returning(ProcessInstance.__table__.c.id)
+_INSERT_WAKEUP = insert(Wakeup.__table__)
+_INSERT_EVENT = insert(InstanceEvent.__table__)
+
+
+def enqueue(process_key: str, business_key: str, data: dict | None = None, *, actor: str = "system") -> int:
+    """Record an instance of the newest deployed version, owed its first run; its id. The scheduler
+    starts it at its next poll (a wake-up due at once), or any verb that reaches it first does: the
+    caller's unit of work stays short, and the instance runs the version that was newest now. For a
+    business key made in this unit of work (a new order's number): no running instance is looked for.
+    Plain INSERTs, as nothing in this unit reads the rows back."""
+    with _unit_of_work():
+        definition = definitions.latest(process_key)
+        moment = now()
+        due = moment - QUEUED_DUE_AHEAD  # the claim takes only wake-ups strictly before its now
+        instance_id = db.session.scalar(_INSERT_INSTANCE, {
+            "definition_id": definition.id, "process_key": process_key, "business_key": business_key,
+            "status": QUEUED, "lock_version": 0, "state": engine.dump(_new_workflow(definition, data)),
+            "serializer_version": engine.serializer_version(), "started_by": actor, "started_at": moment,
+            "updated_at": moment, "next_timer_at": due})
+        db.session.execute(_INSERT_WAKEUP, {"instance_id": instance_id, "due_at": due})
+        db.session.execute(_INSERT_EVENT, {
+            "instance_id": instance_id, "kind": "started", "actor": actor, "at": moment,
+            "detail": json_safe({"version": definition.version, "data": data or {}, "queued": True})})
+    return instance_id
 
 
 def _actor_of(user, actor: str) -> str:
