@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.exceptions import taxonomy
 from app.extensions import db
@@ -35,10 +35,14 @@ def _candidates(scope: str, key: str, severity: str) -> list[tuple[str, str]]:
     return [(k, s) for k in keys for s in ((severity, "") if severity else ("",))]
 
 
+# Built once: every timer a process sets reads it.
+_ACTIVE_POLICIES = select(SlaPolicy).where(SlaPolicy.scope == bindparam("scope"), SlaPolicy.active.is_(True))
+
+
 def policy_for(scope: str, key: str, severity: str = "") -> SlaPolicy | None:
     if scope not in SCOPES:
         raise SlaError(f"unknown SLA scope '{scope}'")
-    rows = list(db.session.scalars(select(SlaPolicy).where(SlaPolicy.scope == scope, SlaPolicy.active.is_(True))))
+    rows = list(db.session.scalars(_ACTIVE_POLICIES, {"scope": scope}))
     found = {(row.key, row.severity): row for row in rows}
     return next((found[c] for c in _candidates(scope, key, severity) if c in found), None)
 

@@ -149,8 +149,9 @@ def refresh_wakeup(instance: ProcessInstance, workflow, release_claim: bool = Fa
     due = next_timer(workflow) if instance.status in ("running", "waiting") and not instance.held_by else None
     if due == instance.next_timer_at and not release_claim:
         return
-    instance.next_timer_at = due
-    row = db.session.get(Wakeup, instance.id)
+    remembered, instance.next_timer_at = instance.next_timer_at, due
+    # The row and the instance's time change together: no time remembered, no row to read.
+    row = db.session.get(Wakeup, instance.id) if remembered is not None or release_claim else None
     if due is None:
         if row is not None:
             db.session.delete(row)

@@ -151,6 +151,7 @@ class _Step:
         the verb be refused, both are rolled back and the instance is queued as before."""
         self.instance.status = "running"
         self.started_queued = True
+        self.open_rows = []  # it never ran, so no person has work yet: nothing to read
         self.run()
         self.save()
 
@@ -277,6 +278,7 @@ def start(process_key: str, business_key: str, data: dict | None = None, *, acto
         db.session.flush()
         _locked.set(_locked.get() | {instance.id})
         step = _Step(instance, workflow)
+        step.open_rows = []  # a new instance: no inbox rows to read
         step.event("started", actor=actor, detail={"version": definition.version, "data": data or {}})
         step.run()
         step.save()
