@@ -17,7 +17,7 @@ from app.orders import intake
 from app.orders.models import Order, OrderLine
 from app.orders.service import LineInput, OrderError
 from app.workflow import NotFound, register_operation, runtime
-from app.workflow.models import HumanTask, InstanceEvent, ProcessInstance
+from app.workflow.models import HumanTask, InstanceEvent, ProcessInstance, Wakeup
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -174,6 +174,11 @@ def test_a_queued_order_is_written_as_a_started_one_is(catalogue, deployed):
     assert queued_line["product_id"] == db.session.scalar(select(Product.id)) and queued_line["quantity"] == 4
     [instance] = rows(ProcessInstance.__table__, business_key=queued.number)
     assert (instance["status"], instance["started_by"]) == (runtime.QUEUED, "dana")
+    [wakeup] = rows(Wakeup.__table__, instance_id=instance["id"])  # what the scheduler claims to start it
+    assert wakeup["due_at"] == instance["next_timer_at"] and wakeup["claimed_by"] is None
+    [started] = rows(InstanceEvent.__table__, instance_id=instance["id"])
+    assert (started["kind"], started["actor"], started["detail"]["queued"]) == ("started", "dana", True)
+    assert started["detail"]["data"] == {"order_number": queued.number, "entered_by": "dana"}
 
 
 def test_a_queued_order_rolls_back_with_its_unit_of_work(catalogue, deployed, backend):

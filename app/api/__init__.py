@@ -46,7 +46,7 @@ def _is_public() -> bool:
 
 
 # What one request notes in g; cleared at its start, as g outlives a request when an app context is shared.
-REQUEST_STATE = ("api_client", "api_client_id", "api_identified", "api_finished", "idempotency_claim",
+REQUEST_STATE = ("api_client", "api_client_id", "api_identified", "api_finished", "idempotency_record_id",
                  "idempotency_replayed")
 
 
@@ -119,7 +119,7 @@ def _keep_and_audit(response):
     g.api_finished = True
     db.session.rollback()
     client_id = _audited_client()
-    claim = g.get("idempotency_claim")
+    record_id = g.get("idempotency_record_id")
     try:
         idempotency.finish(response)
         if client_id is not None:
@@ -130,7 +130,7 @@ def _keep_and_audit(response):
         db.session.rollback()
     # One of the two failed: each on its own, so a failed audit row never loses the stored answer.
     try:
-        g.idempotency_claim = claim
+        g.idempotency_record_id = record_id
         idempotency.finish(response)
         db.session.commit()
     except Exception:

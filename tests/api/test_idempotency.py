@@ -113,21 +113,6 @@ def test_a_refusal_is_kept_and_replayed(api):
     assert api.post("/api/v1/orders", unknown, key="k-405").status_code == 201  # a new key is a new request
 
 
-def test_the_key_is_committed_with_the_order_it_made_not_before(api, monkeypatch):
-    real = intake.place_order
-    committed_before = []
-
-    def look_then_place(*args, **kwargs):
-        with db.engine.connect() as other:  # another connection sees only what is committed
-            committed_before.append(other.scalar(select(func.count()).select_from(IdempotencyRecord)))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(intake, "place_order", look_then_place)
-    assert api.post("/api/v1/orders", ORDER, key="k-together").status_code == 201
-    assert committed_before == [0] and count(Order) == 1
-    assert db.session.scalar(select(IdempotencyRecord.status).where(IdempotencyRecord.key == "k-together")) == 201
-
-
 def test_after_a_server_error_the_key_is_free_for_a_retry(api, monkeypatch):
     real = intake.place_order
 
