@@ -169,10 +169,21 @@ def _join(base: str, name: str) -> str:
     return ".".join(part for part in (base, name) if part)
 
 
+_validators: dict[int, Draft202012Validator] = {}
+
+
+def _validator(schema: dict) -> Draft202012Validator:
+    # Built once per schema (they are module constants): building one cost as much as using it.
+    validator = _validators.get(id(schema))
+    if validator is None or validator.schema is not schema:
+        validator = _validators[id(schema)] = Draft202012Validator(schema, format_checker=_FORMATS)
+    return validator
+
+
 def errors(schema: dict, data, prefix: str = "") -> dict[str, str]:
     """Every problem of `data` against `schema`, one message per field (the first found)."""
     found: dict[str, str] = {}
-    for error in sorted(Draft202012Validator(schema, format_checker=_FORMATS).iter_errors(data),
+    for error in sorted(_validator(schema).iter_errors(data),
                         key=lambda e: [str(p) for p in e.absolute_path]):
         base = _join(prefix, _field(error.absolute_path))
         if error.validator == "required":

@@ -30,3 +30,4 @@ def init_app(app: Flask, operations: Mapping[str, Callable]) -> None:
 def register_operation(app: Flask, name: str, fn: Callable) -> None:
     """Add a named operation after start-up (plug-ins and tests)."""
     app.extensions["orderly.operations"][name] = fn
+    app.extensions.pop("orderly.script_engine", None)  # runtime's, built with the operations it had

@@ -5,6 +5,7 @@ Everything here is about the library itself; the rest of app/workflow/ builds on
 
 import gzip
 import inspect
+import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -66,6 +67,9 @@ class OrderlyWorkflow(BpmnWorkflow):
 # (definitions.specs_for caches it), so a save neither converts nor stores ~150 KB of spec, and a load
 # does not rebuild it. States saved with the spec embedded still load as they are.
 SPEC_FROM_DEFINITION = "spec_from_definition"
+# A queued instance's state before its first run holds only the data it starts with; it is built when
+# first loaded, so that accepting an order does not pay for building and serializing a task tree.
+UNBUILT = "unbuilt"
 
 
 class OrderlyWorkflowConverter(BpmnWorkflowConverter):
@@ -87,6 +91,8 @@ class OrderlyWorkflowConverter(BpmnWorkflowConverter):
         spec, subprocess_specs = specs()
         if spec.name != dct[SPEC_FROM_DEFINITION]:
             raise ValueError(f"the saved state runs '{dct[SPEC_FROM_DEFINITION]}', not '{spec.name}'")
+        if dct.get(UNBUILT):
+            return new_workflow(spec, subprocess_specs, self.registry.restore(dct["data"]))
         workflow = self.target_class(spec, subprocess_specs, deserializing=True)
         workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
         workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
@@ -95,6 +101,14 @@ class OrderlyWorkflowConverter(BpmnWorkflowConverter):
         workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
         workflow.spec_from_definition = True
         return workflow
+
+
+def new_workflow(spec, subprocess_specs, data: dict | None, script_engine=None) -> OrderlyWorkflow:
+    """A workflow not yet run, with the data it starts with; saved naming its definition."""
+    workflow = OrderlyWorkflow(spec, subprocess_specs, script_engine=script_engine)
+    workflow.spec_from_definition = True
+    workflow.task_tree.data.update(data or {})
+    return workflow
 
 
 def _serializer_config() -> dict:
@@ -131,6 +145,20 @@ def serializer_version() -> str:
 def dump(workflow: OrderlyWorkflow) -> bytes:
     """The workflow as compressed JSON, ready for the database."""
     return gzip.compress(_serializer().serialize_json(workflow).encode(), compresslevel=5)
+
+
+def dump_unbuilt(spec_name: str, data: dict | None) -> bytes:
+    """The saved state of a workflow not yet built: loading it builds it on its process definition
+    (`new_workflow`), as if it had been built and saved now."""
+    serializer = _serializer()
+    state = {"typename": serializer.registry.typenames[OrderlyWorkflow], SPEC_FROM_DEFINITION: spec_name,
+             UNBUILT: True, "data": data or {}, serializer.VERSION_KEY: serializer.VERSION}
+    serializer.registry._encoder_mode = True  # as serialize_json: task data's own types are encoded
+    try:
+        text = json.dumps(state, cls=serializer._encoder_cls)
+    finally:
+        serializer.registry._encoder_mode = False
+    return gzip.compress(text.encode(), compresslevel=5)
 
 
 def load(blob: bytes, script_engine, specs: Callable[[], tuple] | None = None) -> OrderlyWorkflow:

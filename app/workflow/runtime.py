@@ -63,12 +63,21 @@ def unit_of_work():
     return _unit_of_work()
 
 
+SCRIPT_ENGINE = "orderly.script_engine"
+
+
 def operations() -> dict[str, Callable]:
     return current_app.extensions["orderly.operations"]
 
 
 def _script_engine() -> SandboxScriptEngine:
-    return SandboxScriptEngine(operations(), after_operation=db.session.flush)
+    # One per application: it keeps no state between scripts, and building it (wrapping every
+    # operation) cost more than a short step. register_operation drops it.
+    extensions = current_app.extensions
+    script_engine = extensions.get(SCRIPT_ENGINE)
+    if script_engine is None:
+        script_engine = extensions[SCRIPT_ENGINE] = SandboxScriptEngine(operations(), after_operation=db.session.flush)
+    return script_engine
 
 
 def json_safe(value):
@@ -251,10 +260,7 @@ class _Step:
 
 def _new_workflow(definition, data: dict | None):
     spec, subprocess_specs = definitions.specs_for(definition)
-    workflow = engine.OrderlyWorkflow(spec, subprocess_specs, script_engine=_script_engine())
-    workflow.spec_from_definition = True
-    workflow.task_tree.data.update(data or {})
-    return workflow
+    return engine.new_workflow(spec, subprocess_specs, data, _script_engine())
 
 
 def start(process_key: str, business_key: str, data: dict | None = None, *, actor: str = "system",
@@ -296,14 +302,16 @@ def enqueue(process_key: str, business_key: str, data: dict | None = None, *, ac
     starts it at its next poll (a wake-up due at once), or any verb that reaches it first does: the
     caller's unit of work stays short, and the instance runs the version that was newest now. For a
     business key made in this unit of work (a new order's number): no running instance is looked for.
-    Plain INSERTs, as nothing in this unit reads the rows back."""
+    Plain INSERTs, as nothing in this unit reads the rows back; its state holds only the data, and the
+    workflow is built when the instance is first loaded (engine.dump_unbuilt)."""
     with _unit_of_work():
         definition = definitions.latest(process_key)
+        spec, _called = definitions.specs_for(definition)
         moment = now()
         due = moment - QUEUED_DUE_AHEAD  # the claim takes only wake-ups strictly before its now
         instance_id = db.session.scalar(_INSERT_INSTANCE, {
             "definition_id": definition.id, "process_key": process_key, "business_key": business_key,
-            "status": QUEUED, "lock_version": 0, "state": engine.dump(_new_workflow(definition, data)),
+            "status": QUEUED, "lock_version": 0, "state": engine.dump_unbuilt(spec.name, data),
             "serializer_version": engine.serializer_version(), "started_by": actor, "started_at": moment,
             "updated_at": moment, "next_timer_at": due})
         db.session.execute(_INSERT_WAKEUP, {"instance_id": instance_id, "due_at": due})

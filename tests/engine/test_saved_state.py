@@ -3,6 +3,8 @@ saved with the definition embedded (before it was named) still load, run and sav
 
 import gzip
 import json
+from datetime import date
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -54,3 +56,23 @@ def test_a_state_naming_another_process_is_refused_when_loaded(ctx):
         engine.load(instance.state, None, lambda: definitions.specs_for(other))
     with pytest.raises(ValueError, match="load it with its specs"):
         engine.load(instance.state, None)
+
+
+def test_a_queued_instance_saves_only_its_data_and_is_built_when_first_loaded(ctx):
+    bf.deploy(bf.linear("st_plain", bf.user("approve", name="Approve"), bf.script("note", "noted = amount * 2")))
+    data = {"amount": Decimal("1.25"), "due": date(2026, 12, 1)}
+    with runtime.unit_of_work():
+        instance_id = runtime.enqueue("st_plain", "ST-Q", data)
+    saved = _saved(db.session.get(ProcessInstance, instance_id))
+    assert saved[engine.UNBUILT] is True and saved[engine.SPEC_FROM_DEFINITION] == "st_plain"
+    assert "tasks" not in saved  # no task tree until it runs
+    built = definitions.restore(db.session.get(ProcessInstance, instance_id), None)
+    assert built.task_tree.data == data and not built.is_completed()
+    assert [t.task_spec.name for t in built.get_tasks()] == \
+        [t.task_spec.name for t in runtime._new_workflow(definitions.latest("st_plain"), data).get_tasks()]
+    # Its first run builds it and saves the whole tree; then it runs to the end as a started one does.
+    [started] = runtime.start_queued("ST-Q")
+    assert started.status == "running" and engine.UNBUILT not in _saved(started)
+    task = db.session.scalar(select(HumanTask).where(HumanTask.instance_id == instance_id))
+    done = runtime.complete_task(instance_id, task.spiff_task_id, {})
+    assert done.status == "completed" and bf.final_data(done)["noted"] == Decimal("2.50")
