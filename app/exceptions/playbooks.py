@@ -116,6 +116,7 @@ def _apply_change(case, order, values, by):
     for line, _quantity, sku in requested:
         if sku:
             _change_product(order, line, sku, partly_delivered_field="sku")
+            line.unit_price = line.product.list_price  # the agreed price was for the old product
     if requested:
         order.total = sum((line.amount for line in order.lines), Decimal("0"))
     if address:

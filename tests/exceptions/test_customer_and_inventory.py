@@ -194,6 +194,23 @@ def test_data_change_raises_the_quantity_and_the_order_is_reviewed_again(drive):
     assert _position(order) == ("running", None, ["pick_goods"])
 
 
+def test_data_change_of_a_product_takes_the_new_products_price(drive):
+    # The agreed price was for the old product; the changed line is priced as the new one is.
+    order, _ = drive.place(BOLTS)
+    case = drive.report(order, "data_change", description="nuts, not bolts", details={"sku": "NUT-M8"})
+
+    drive.handle(case, "apply_change", by="cora")
+
+    db.session.expire_all()
+    [line] = order.lines
+    assert (line.sku, line.product.sku, line.quantity, line.unit_price) == ("NUT-M8", "NUT-M8", 10, Decimal("1.00"))
+    assert order.total == Decimal("10.00")
+    assert _position(order) == ("running", None, ["review_order"])  # reviewed again, within the price policy
+    _through(drive, order, "review_order")
+    assert _position(order) == ("running", None, ["pick_goods"])
+    assert _stock("NUT-M8") == (500, 10)
+
+
 def test_data_change_lowers_the_quantity_while_picking(drive):
     order, _ = drive.place(BOLTS)
     drive.to_stage(order, "pick_goods")
