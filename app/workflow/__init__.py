@@ -30,4 +30,5 @@ def init_app(app: Flask, operations: Mapping[str, Callable]) -> None:
 def register_operation(app: Flask, name: str, fn: Callable) -> None:
     """Add a named operation after start-up (plug-ins and tests)."""
     app.extensions["orderly.operations"][name] = fn
-    app.extensions.pop("orderly.script_engine", None)  # runtime's, built with the operations it had
+    # runtime's script engine was built with the operations it had: a new generation rebuilds it
+    app.extensions["orderly.operations_generation"] = app.extensions.get("orderly.operations_generation", 0) + 1

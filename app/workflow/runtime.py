@@ -64,6 +64,7 @@ def unit_of_work():
 
 
 SCRIPT_ENGINE = "orderly.script_engine"
+OPERATIONS_GENERATION = "orderly.operations_generation"
 
 
 def operations() -> dict[str, Callable]:
@@ -72,12 +73,15 @@ def operations() -> dict[str, Callable]:
 
 def _script_engine() -> SandboxScriptEngine:
     # One per application: it keeps no state between scripts, and building it (wrapping every
-    # operation) cost more than a short step. register_operation drops it.
+    # operation) cost more than a short step. It is rebuilt once register_operation has changed the
+    # operations (their generation), even if that happened while it was being built.
     extensions = current_app.extensions
-    script_engine = extensions.get(SCRIPT_ENGINE)
-    if script_engine is None:
-        script_engine = extensions[SCRIPT_ENGINE] = SandboxScriptEngine(operations(), after_operation=db.session.flush)
-    return script_engine
+    generation = extensions.get(OPERATIONS_GENERATION, 0)
+    built = extensions.get(SCRIPT_ENGINE)
+    if built is None or built[0] != generation:
+        built = extensions[SCRIPT_ENGINE] = (
+            generation, SandboxScriptEngine(dict(operations()), after_operation=db.session.flush))
+    return built[1]
 
 
 def json_safe(value):

@@ -219,3 +219,15 @@ def test_allowed_code_runs_in_the_sandbox(ctx):
     assert data["follow_up"] == (frozen + timedelta(hours=4)).isoformat()
     assert data["in_a_day"] == (frozen + timedelta(days=1)).isoformat()
     assert data["tally"] == {"sum": 3 + 2 + 8, "n": 3}
+
+
+def test_the_shared_script_engine_sees_an_operation_registered_after_it_was_built(ctx):
+    before = runtime._script_engine()
+    assert runtime._script_engine() is before  # one per application, not one per step
+    assert "shout" not in before.operations
+    register_operation(ctx, "shout", lambda text: text.upper())
+    after = runtime._script_engine()
+    assert after is not before and "shout" in after.operations
+    bf.deploy(bf.linear("sb_shout", bf.service("call_shout", "shout", text="'hi'")))
+    instance = runtime.start("sb_shout", "SB-SHOUT")
+    assert instance.status == "completed"
