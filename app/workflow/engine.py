@@ -5,7 +5,6 @@ Everything here is about the library itself; the rest of app/workflow/ builds on
 
 import gzip
 import inspect
-import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -151,14 +150,10 @@ def dump_unbuilt(spec_name: str, data: dict | None) -> bytes:
     """The saved state of a workflow not yet built: loading it builds it on its process definition
     (`new_workflow`), as if it had been built and saved now."""
     serializer = _serializer()
+    # A plain dict goes through serialize_json as it is: the serializer's encoder and version are added.
     state = {"typename": serializer.registry.typenames[OrderlyWorkflow], SPEC_FROM_DEFINITION: spec_name,
-             UNBUILT: True, "data": data or {}, serializer.VERSION_KEY: serializer.VERSION}
-    serializer.registry._encoder_mode = True  # as serialize_json: task data's own types are encoded
-    try:
-        text = json.dumps(state, cls=serializer._encoder_cls)
-    finally:
-        serializer.registry._encoder_mode = False
-    return gzip.compress(text.encode(), compresslevel=5)
+             UNBUILT: True, "data": data or {}}
+    return gzip.compress(serializer.serialize_json(state).encode(), compresslevel=5)
 
 
 def load(blob: bytes, script_engine, specs: Callable[[], tuple] | None = None) -> OrderlyWorkflow:
