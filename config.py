@@ -62,10 +62,10 @@ class Config:
     # The order desk's CSV import: one file at most this large, with at most this many rows.
     ORDER_IMPORT_MAX_BYTES = int(os.environ.get("ORDERLY_ORDER_IMPORT_MAX_BYTES", str(2 * 1024 * 1024)))
     ORDER_IMPORT_MAX_ROWS = int(os.environ.get("ORDERLY_ORDER_IMPORT_MAX_ROWS", "5000"))
-    # Rate limits (Flask-Limiter). memory:// counts per process: with several workers or hosts, point
-    # them all at one shared store (redis://host:6379) or each counts on its own.
+    # Rate limits (Flask-Limiter). orderly-memory:// (app/ratelimit_storage.py) counts per process: with
+    # several workers or hosts, point them all at one shared store (redis://host:6379) or each counts alone.
     RATELIMIT_ENABLED = _flag("ORDERLY_RATELIMIT", True)
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "orderly-memory://")
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600 per minute")  # per API client, every call
     # Per address, answers 401 (unknown or revoked tokens): guessing tokens or a client left misconfigured.
     API_AUTH_FAILURE_RATE_LIMIT = os.environ.get("API_AUTH_FAILURE_RATE_LIMIT", "30 per minute")
