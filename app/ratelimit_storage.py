@@ -3,7 +3,7 @@ store (the `limits` package's MemoryStorage), except for how it forgets expired 
 
 MemoryStorage starts a timer thread, 10 ms long, on nearly every hit to sweep expired counts away.
 Starting it waits for the new thread to run, and its sweep takes the interpreter lock in the middle of
-the next request: under load that cost the API more than a tenth of its throughput (docs/performance.md).
+the next request: under load that cost the API about a fifth of its throughput (docs/performance.md).
 The sweep only frees memory: every read already drops its own key once its window has ended. So here the
 sweep runs inline, on a hit, at most once a second, and no thread is started.
 """
