@@ -77,11 +77,6 @@ def report(order: Order, kind: str, payload: dict, *, reporter: str) -> Reported
         return _payment_failed(order, payload, reporter)
     if kind in ("change_request", "cancellation"):
         _refuse_if_finished(order, "it can no longer be " + ("changed" if kind == "change_request" else "cancelled"))
-    if kind == "cancellation":
-        pending = next((case for case in cases.open_cases(order) if case.type == "cancellation"), None)
-        if pending is not None:
-            raise Refused("cancellation_pending",
-                          f"{order.number} already has a cancellation being handled ({pending.number})")
     description, details = _DESCRIBE[kind](order, payload)
     return Reported(case=_raise(order, RAISES[kind], reporter, description, details))
 
@@ -297,6 +292,8 @@ def _raise(order: Order, type_key: str, reporter: str, description: str, details
         return cases.raise_case(order, type_key, source="api", reported_by=reporter,
                                 description=description[:cases.MAX_TEXT], details=details,
                                 external_ref=external_ref)
+    except cases.CancellationPending as error:
+        raise Refused("cancellation_pending", str(error)) from None
     except cases.ExceptionError as error:  # the input was checked: what is left is the order refusing
         code = "order_closed" if order.status in cases.FINISHED else "refused"
         raise Refused(code, str(error)) from None

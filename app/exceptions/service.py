@@ -3,7 +3,7 @@ process (business key: the case number) in the caller's transaction; a blocking 
 order and its process until the case is closed, and closing tells the order's process the outcome.
 """
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app.clock import now
 from app.exceptions import taxonomy
@@ -32,6 +32,10 @@ class ExceptionError(ValueError):
         self.errors = errors or {}
 
 
+class CancellationPending(ExceptionError):
+    """The order already has a cancellation being handled."""
+
+
 def get(number: str) -> ExceptionCase:
     case = db.session.scalar(select(ExceptionCase).where(ExceptionCase.number == number))
     if case is None:
@@ -50,14 +54,24 @@ def for_order(order: Order) -> list[ExceptionCase]:
                                    .order_by(ExceptionCase.id)))
 
 
-def _refusal(order: Order, kind: taxonomy.ExceptionType) -> str | None:
+def _refuse_if_unfit(order: Order, kind: taxonomy.ExceptionType) -> None:
     if kind.key in CHANGES_ORDER and order.status in FINISHED:
-        return f"{order.number} is already {order.status}; it can no longer be {_verb(kind)}"
+        refusal = f"{order.number} is already {order.status}; it can no longer be {_verb(kind)}"
+        raise ExceptionError(refusal, {"type": refusal})
     if kind.key == "cancellation":
+        _lock(order)
         pending = next((c for c in open_cases(order) if c.type == "cancellation"), None)
         if pending is not None:
-            return f"{order.number} already has a cancellation being handled ({pending.number})"
-    return None
+            refusal = f"{order.number} already has a cancellation being handled ({pending.number})"
+            raise CancellationPending(refusal, {"type": refusal})
+
+
+def _lock(order: Order) -> None:
+    """Hold the order's row (on SQLite, the database's write lock) until the unit of work ends: two
+    cancellations reported at the same moment are then checked one after the other, and the second
+    sees the first's case."""
+    db.session.execute(update(Order).where(Order.id == order.id).values(number=Order.number)
+                       .execution_options(synchronize_session=False))
 
 
 def _verb(kind: taxonomy.ExceptionType) -> str:
@@ -86,12 +100,10 @@ def raise_case(order: Order, type_key: str, *, source: str, reported_by: str, de
         errors["description"] = f"at most {MAX_TEXT} characters"
     if errors:
         raise ExceptionError("the exception cannot be raised", errors)
-    if hold_process:  # a queued order process runs its first steps before the case reads the order's stage
-        runtime.start_queued(order.number)
-    refusal = _refusal(order, kind)
-    if refusal:
-        raise ExceptionError(refusal, {"type": refusal})
-    with runtime.unit_of_work():
+    with runtime.unit_of_work():  # the checks and the case in one transaction: a refusal rolls back the start
+        if hold_process:  # a queued order process runs its first steps before the case reads the order's stage
+            runtime.start_queued(order.number)
+        _refuse_if_unfit(order, kind)
         case = ExceptionCase(
             number=next_number("EX"), order_id=order.id, customer_id=order.customer_id, family=kind.family,
             type=kind.key, severity=severity or kind.severity, blocking=kind.blocking, owner_role=kind.owner_role,
