@@ -1,6 +1,7 @@
 """The default store of the rate limits' counts (orderly-memory://) counts like Flask-Limiter's memory
 store but starts no thread on a hit, and still forgets expired counts, inline, at most once a second."""
 
+import pickle
 import threading
 
 import pytest
@@ -66,3 +67,33 @@ def test_expired_counts_are_swept_on_a_hit_at_most_once_a_second(storage, clock)
 
     assert "ended" not in storage.storage and "ended" not in storage.expirations
     assert storage.get("other") == 2
+
+
+class RemovedMidSweep(dict):
+    """Expiry times from which another request's read drops a key just after the sweep listed the keys."""
+
+    def keys(self):
+        listed = list(super().keys())
+        self.pop(listed[0])
+        return listed
+
+
+def test_a_key_dropped_by_another_request_during_a_sweep_does_not_fail_the_hit(storage):
+    storage.incr("ended", 0)
+    storage.expirations = RemovedMidSweep(storage.expirations)
+    storage.next_sweep = 0.0
+
+    assert storage.incr("client:1", 60) == 1
+    assert storage.get("client:1") == 1
+
+
+def test_a_pickled_store_sweeps_again_where_it_is_loaded(storage, clock):
+    storage.incr("client:1", 60)
+    clock.now = 0.0  # another process: its monotonic clock started elsewhere
+
+    loaded = pickle.loads(pickle.dumps(storage))  # noqa: S301 - bytes made on this very line
+    loaded.incr("ended", 0)
+    clock.now += SWEEP_EVERY_SECONDS
+    loaded.incr("client:1", 60)
+
+    assert loaded.get("client:1") == 2 and "ended" not in loaded.storage

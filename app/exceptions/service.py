@@ -55,23 +55,34 @@ def for_order(order: Order) -> list[ExceptionCase]:
 
 
 def _refuse_if_unfit(order: Order, kind: taxonomy.ExceptionType) -> None:
+    if kind.key == "cancellation":
+        _one_cancellation_at_a_time(order)
     if kind.key in CHANGES_ORDER and order.status in FINISHED:
         refusal = f"{order.number} is already {order.status}; it can no longer be {_verb(kind)}"
         raise ExceptionError(refusal, {"type": refusal})
     if kind.key == "cancellation":
-        _lock(order)
         pending = next((c for c in open_cases(order) if c.type == "cancellation"), None)
         if pending is not None:
             refusal = f"{order.number} already has a cancellation being handled ({pending.number})"
             raise CancellationPending(refusal, {"type": refusal})
 
 
-def _lock(order: Order) -> None:
-    """Hold the order's row (on SQLite, the database's write lock) until the unit of work ends: two
-    cancellations reported at the same moment are then checked one after the other, and the second
-    sees the first's case."""
-    db.session.execute(update(Order).where(Order.id == order.id).values(number=Order.number)
-                       .execution_options(synchronize_session=False))
+# The first key of PostgreSQL's two-key advisory locks that serialise the cancellations of one order.
+CANCELLATION_LOCK = 0x43414E  # "CAN"
+
+
+def _one_cancellation_at_a_time(order: Order) -> None:
+    """Wait until no other cancellation of the order is being checked or recorded (until the unit of work
+    ends), then read the order afresh: two cancellations reported at the same moment are checked one
+    after the other, and the second sees the first's case. On PostgreSQL an advisory lock, not the
+    order's row, which the timers take only after the process instance's; on SQLite a first write,
+    which takes the database's one write lock."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(CANCELLATION_LOCK, order.id)))
+    else:
+        db.session.execute(update(Order).where(Order.id == order.id).values(number=Order.number)
+                           .execution_options(synchronize_session=False))
+    db.session.scalars(select(Order).where(Order.id == order.id).execution_options(populate_existing=True)).one()
 
 
 def _verb(kind: taxonomy.ExceptionType) -> str:

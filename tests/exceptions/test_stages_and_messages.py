@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from app import clock
 from app.billing.models import CreditNote, DunningNotice, Invoice, Refund
@@ -356,6 +356,19 @@ def test_cancelling_a_cancelled_order_is_refused(drive):
     drive.handle(drive.report(order, "cancellation"), "cancel_order", by="carol")
     _refused(drive, order, "cancellation", f"{order.number} is already cancelled; it can no longer be cancelled")
     _assert_valid(order)
+
+
+def test_a_cancellation_checks_the_order_as_it_is_once_its_turn_comes(drive):
+    order = _at(drive, "review")
+    counts, sequences, ((_status, held_from, payment_status),), versions = _footprint()
+    assert order.status == "in_review"  # what this session has read
+    with db.engine.begin() as elsewhere:  # meanwhile another request cancels the order and commits
+        elsewhere.execute(update(Order).where(Order.id == order.id).values(status="cancelled"))
+
+    with pytest.raises(ExceptionError, match=f"{order.number} is already cancelled; it can no longer be cancelled"):
+        drive.report(order, "cancellation", description="once more")
+
+    assert _footprint() == (counts, sequences, (("cancelled", held_from, payment_status),), versions)
 
 
 # Messages the order no longer waits for -------------------------------------------------------
