@@ -1,10 +1,13 @@
-"""Helpers shared by the tests: database back-ends, BPMN snippets, logging in."""
+"""Helpers shared by the tests: database back-ends, BPMN snippets, logging in, requests sent at once."""
 
+import http.client
 import os
 import re
+import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -113,3 +116,37 @@ HAPPY_PATH = [
     ("check_goods", {"goods_match": True}),
     ("arrange_shipment", {"carrier": "DHL", "tracking_number": "JD0042"}),
 ]
+
+
+def all_at_once(count: int, send: Callable[[int], object], timeout: float = 180) -> list:
+    """Call send(0) … send(count - 1), each in its own thread, all released together; what each
+    returned, or the exception it raised (judged by the caller, with the others' answers)."""
+    start = threading.Barrier(count, timeout=timeout)
+    answers: list = [None] * count
+
+    def run(index: int) -> None:
+        try:
+            start.wait()
+            answers[index] = send(index)
+        except Exception as error:  # noqa: BLE001 - recorded, judged by the caller
+            answers[index] = error
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+    assert not any(thread.is_alive() for thread in threads), "a sender never finished"
+    return answers
+
+
+def http_post(base: str, path: str, headers: dict, body: bytes) -> tuple[int, dict, bytes]:
+    """POST over a connection of its own to a live server; the status, headers and body."""
+    address = urlsplit(base)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=120)
+    try:
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()

@@ -3,7 +3,6 @@ payments, refund requests and complaints; each raises the right case (or reaches
 or is only recorded), a carrier's event id counts once however often and however concurrently it
 arrives, and every refusal answers by field or by code and writes nothing."""
 
-import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -24,6 +23,7 @@ from app.orders.models import Order, OrderLine
 from app.workflow import runtime
 from app.workflow.models import HumanTask, InstanceEvent, ProcessInstance
 from tests.api.shop import do, open_task, ship
+from tests.support import all_at_once
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 THREADS = 10
@@ -355,34 +355,22 @@ def test_ten_concurrent_reports_of_one_event_act_once(api, database_url, kind):
     race_app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SQLALCHEMY_DATABASE_URI": database_url,
                            "SCHEDULER_ENABLED": False,
                            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": THREADS, "max_overflow": 0}})
-    barrier = threading.Barrier(THREADS, timeout=30)
-    answers: dict[int, object] = {}
 
-    def send(n: int) -> None:
-        try:
-            sender = Api(race_app.test_client(), token)
-            barrier.wait()
-            response = sender.event(number, kind, {"event_id": "EVT-1", "carrier": "DHL"})
-            answers[n] = (response.status_code, response.json)
-        except Exception as error:  # any outcome is recorded and judged below
-            answers[n] = error
+    def send(_index: int) -> tuple[int, dict]:
+        response = Api(race_app.test_client(), token).event(number, kind, {"event_id": "EVT-1", "carrier": "DHL"})
+        return response.status_code, response.json
 
-    threads = [threading.Thread(target=send, args=(n,)) for n in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    answers = all_at_once(THREADS, send, timeout=60)
     with race_app.app_context():
         db.engine.dispose()
-    assert not any(thread.is_alive() for thread in threads), "a sender never finished"
-    assert all(isinstance(answer, tuple) for answer in answers.values()), answers
-    codes = sorted(code for code, _body in answers.values())
+    assert all(isinstance(answer, tuple) for answer in answers), answers
+    codes = sorted(code for code, _body in answers)
     assert len(codes) == THREADS
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(CarrierEvent)) == 1
     if kind == "lost":
         assert codes == [200] * (THREADS - 1) + [201], answers
-        assert len({body["exception"]["number"] for _code, body in answers.values()}) == 1
+        assert len({body["exception"]["number"] for _code, body in answers}) == 1
         assert len(cases_of(number)) == 1
         assert db.session.scalar(select(func.count()).select_from(ProcessInstance).where(
             ProcessInstance.process_key == "exception_handling")) == 1

@@ -2,10 +2,7 @@
 real HTTP to a threaded server, make exactly one order. Every answer is that order (201, the first or a
 replay of it) or 409 request_in_progress. On SQLite and on PostgreSQL."""
 
-import http.client
 import json
-import threading
-from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
@@ -15,6 +12,7 @@ from app.extensions import db
 from app.orders.models import Order
 from app.workflow.models import ProcessInstance
 from tests.api.shop import new_token
+from tests.support import all_at_once, http_post
 
 PARALLEL = 20
 ORDER = {"customer_code": "GOOD", "lines": [{"sku": "BOLT-M8", "quantity": 40}, {"sku": "VALVE-2", "quantity": 2}],
@@ -27,35 +25,14 @@ def backend(request) -> str:
 
 
 def post(base: str, headers: dict, body: bytes) -> tuple[int, dict, bytes]:
-    address = urlsplit(base)
-    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=120)
-    try:
-        connection.request("POST", "/api/v1/orders", body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
+    return http_post(base, "/api/v1/orders", headers, body)
 
 
 def test_twenty_identical_posts_with_one_key_make_one_order(shop, live_server, backend):
     headers = {"Authorization": f"Bearer {new_token()}", "Content-Type": "application/json",
                "Idempotency-Key": f"checkout-{backend}-7f3a"}
     body = json.dumps(ORDER).encode()
-    start = threading.Barrier(PARALLEL)
-    answers: list = [None] * PARALLEL
-
-    def send(index: int) -> None:
-        start.wait()  # all twenty leave together
-        try:
-            answers[index] = post(live_server, headers, body)
-        except Exception as error:  # noqa: BLE001 - reported below, with the others' answers
-            answers[index] = error
-
-    threads = [threading.Thread(target=send, args=(index,)) for index in range(PARALLEL)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=180)
+    answers = all_at_once(PARALLEL, lambda _index: post(live_server, headers, body))
     assert all(isinstance(answer, tuple) for answer in answers), answers
 
     created = [a for a in answers if a[0] == 201]
