@@ -29,6 +29,8 @@ def init_app(app: Flask, operations: Mapping[str, Callable]) -> None:
 
 def register_operation(app: Flask, name: str, fn: Callable) -> None:
     """Add a named operation after start-up (plug-ins and tests)."""
+    from app.workflow.runtime import OPERATIONS_GENERATION
+
     app.extensions["orderly.operations"][name] = fn
     # runtime's script engine was built with the operations it had: a new generation rebuilds it
-    app.extensions["orderly.operations_generation"] = app.extensions.get("orderly.operations_generation", 0) + 1
+    app.extensions[OPERATIONS_GENERATION] = app.extensions.get(OPERATIONS_GENERATION, 0) + 1
